@@ -1,0 +1,29 @@
+# Two commands set up everything on a fresh machine:
+#   make run    train the headline job (DQN on Pong, defaults)
+#   make test   run the test suite
+# Both create .venv and install what they need on first use.
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+# The CPU wheel keeps installs small; for a GPU machine: make TORCH=torch run
+TORCH ?= torch==2.13.0
+ARGS  ?=
+
+.PHONY: run test install clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/rl train dqn --env Pong $(ARGS)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q $(ARGS)
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,25 @@
+"""Learning algorithms. Each module exposes the same small surface used by the `rl` command:
+
+    NAME, Config (dataclass of rl.config.opt fields, with run_name()),
+    train(cfg, run, opts, resume) -> summary dict,
+    evaluate(run, args) -> dict,
+    plot(run) -> None.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from rl.errors import UserError, did_you_mean
+
+# name -> (module, one-line description); modules are imported only when used
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "qlearning": ("agents.qlearning", "tabular Q-learning, SARSA or expected SARSA (FrozenLake, Taxi, CliffWalking)"),
+}
+
+
+def load_algorithm(name: str) -> ModuleType:
+    if name not in ALGORITHMS:
+        raise UserError(f"unknown algorithm {name!r}{did_you_mean(name, ALGORITHMS)}; "
+                        f"choose from {', '.join(ALGORITHMS)}")
+    return importlib.import_module(ALGORITHMS[name][0])

@@ -1,0 +1,268 @@
+"""Tabular Q-learning (and SARSA, expected SARSA) for gymnasium envs with discrete spaces.
+
+The loop reads top to bottom: act epsilon-greedily, step, TD update, log, evaluate, checkpoint.
+Envs that expose their model (`env.unwrapped.P`) are also solved exactly by value iteration,
+and the summary compares the learned greedy policy with the optimal one.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from envs import make_env, resolve_env_id
+from rl import tabular
+from rl.config import opt
+from rl.errors import UserError
+from rl.plots import plot_learning_curve
+from rl.progress import TrainingProgress
+from rl.run import Run, RunOptions, check_checkpoint_meta
+from rl.schedules import make_schedule
+from rl.tracking import Trackers
+
+NAME = "qlearning"
+COLUMNS = ["step", "episodes", "episode_return", "episode_length", "epsilon", "lr", "td_error",
+           "eval_return", "eval_success", "steps_per_s"]
+PANELS = [("episode_return", "eval_return"), ("eval_success",), ("td_error",), ("epsilon", "lr")]
+Schedule = Literal["constant", "linear", "exponential"]
+
+
+@dataclass
+class Config:
+    env: str = opt("FrozenLake-v1", "gymnasium env id with Discrete observations and actions")
+    env_kwargs: dict = opt({}, "extra gymnasium.make arguments, e.g. map_name=8x8 is_slippery=false")
+    max_episode_steps: int | None = opt(None, "time limit per episode (default: the env's own, "
+                                        "or 1000 where it has none)", min=1)
+    seed: int = opt(0, "seed for the agent and the env", min=0)
+    steps: int = opt(500_000, "environment steps to train for", min=1, resumable=True)
+    method: tabular.Method = opt("qlearning", "TD target: qlearning (max), sarsa, expected_sarsa")
+    gamma: float = opt(0.99, "discount factor", min=0.0, max=1.0)
+    lr: float = opt(0.1, "learning rate (step size) at the start", min=0.0, max=1.0,
+                    min_exclusive=True)
+    lr_end: float = opt(0.01, "learning rate at the end of its schedule", min=0.0, max=1.0)
+    lr_schedule: Schedule = opt("linear", "how the learning rate moves from lr to lr_end")
+    epsilon: float = opt(1.0, "exploration rate at the start", min=0.0, max=1.0)
+    epsilon_end: float = opt(0.05, "exploration rate at the end of its schedule", min=0.0, max=1.0)
+    epsilon_schedule: Schedule = opt("linear", "how epsilon moves from epsilon to epsilon_end")
+    schedule_fraction: float = opt(0.8, "fraction of the steps over which both schedules run",
+                                   min=0.0, max=1.0, min_exclusive=True)
+    log_every: int = opt(5_000, "steps between metrics rows", min=1, resumable=True)
+    eval_every: int = opt(50_000, "steps between greedy evaluations", min=1, resumable=True)
+    eval_episodes: int = opt(200, "episodes per evaluation during training", min=1,
+                             resumable=True)
+    final_eval_episodes: int = opt(2000, "episodes of the final evaluation in summary.json",
+                                   min=1, resumable=True)
+    checkpoint_every: int = opt(50_000, "steps between checkpoints", min=1, resumable=True)
+
+    def check(self) -> None:
+        if self.lr_schedule != "constant" and self.lr_end > self.lr:
+            raise UserError(f"--lr-end ({self.lr_end}) must not exceed --lr ({self.lr})")
+
+    def run_name(self) -> str:
+        return f"{NAME}-{resolve_env_id(self.env)}"
+
+
+def make_discrete_env(cfg: Config) -> gym.Env:
+    env = make_env(cfg.env, max_episode_steps=cfg.max_episode_steps, **cfg.env_kwargs)
+    for space, what in ((env.observation_space, "observations"), (env.action_space, "actions")):
+        if not isinstance(space, gym.spaces.Discrete):
+            raise UserError(f"{cfg.env} has {type(space).__name__} {what}: tabular Q-learning "
+                            "needs Discrete ones (try `rl train dqn` instead)")
+    return env
+
+
+def has_success(env: gym.Env) -> bool:
+    """Goal-reaching envs where 'terminated with positive reward' means success."""
+    return env.spec is not None and env.spec.id.split("-")[0] in ("FrozenLake", "FrozenLake8x8",
+                                                                  "Taxi")
+
+
+def evaluate_policy(env: gym.Env, policy: np.ndarray, episodes: int, seed: int) -> dict[str, Any]:
+    """Run a deterministic tabular policy; the same seed gives the same episodes for any policy."""
+    returns = np.empty(episodes)
+    successes = 0
+    obs, _ = env.reset(seed=seed)
+    for i in range(episodes):
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy[obs]))
+            total += float(reward)
+            done = terminated or truncated
+        successes += bool(terminated and reward > 0)
+        returns[i] = total
+        obs, _ = env.reset()
+    out: dict[str, Any] = {"mean_return": float(returns.mean()),
+                           "std_return": float(returns.std()), "episodes": episodes}
+    if has_success(env):
+        out["success_rate"] = successes / episodes
+    return out
+
+
+def optimality_ratio(ours: dict[str, Any], best: dict[str, Any]) -> float | None:
+    """1.0 is as good as the optimal policy, lower is worse (success rate where defined)."""
+    if "success_rate" in ours and best["success_rate"] > 0:
+        return ours["success_rate"] / best["success_rate"]
+    mine, opt_ = ours["mean_return"], best["mean_return"]
+    if opt_ > 0:
+        return mine / opt_
+    if opt_ < 0 and mine < 0:
+        return opt_ / mine
+    return None
+
+
+class Agent:
+    """Q table plus the epsilon-greedy behaviour policy and its random generator."""
+
+    def __init__(self, n_states: int, n_actions: int, seed: int):
+        self.Q = np.zeros((n_states, n_actions))
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, state: int, epsilon: float) -> int:
+        if self.rng.random() < epsilon:
+            return int(self.rng.integers(self.Q.shape[1]))
+        row = self.Q[state]
+        best = np.flatnonzero(row == row.max())
+        return int(best[0]) if best.size == 1 else int(self.rng.choice(best))
+
+
+def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
+    env = make_discrete_env(cfg)
+    eval_env = make_discrete_env(cfg)
+    n_states, n_actions = int(env.observation_space.n), int(env.action_space.n)
+    meta = {"algo": NAME, "env": env.spec.id, "n_states": n_states, "n_actions": n_actions}
+    agent = Agent(n_states, n_actions, cfg.seed)
+    step, episodes, best_eval, keep_rows = 0, 0, -np.inf, None
+    recent_returns: deque[float] = deque(maxlen=100)
+    recent_lengths: deque[int] = deque(maxlen=100)
+    obs, _ = env.reset(seed=cfg.seed)
+    if resume and run.has_checkpoint():
+        state = run.load()
+        check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
+        agent.Q = state["Q"].numpy().copy()
+        agent.rng.bit_generator.state = state["agent_rng"]
+        env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+        step, episodes, best_eval = state["step"], state["episodes"], state["best_eval"]
+        recent_returns.extend(state["recent_returns"])
+        recent_lengths.extend(state["recent_lengths"])
+        keep_rows = state["meta"]["metrics_rows"]
+        obs, _ = env.reset()  # a resumed run starts a fresh episode
+    metrics = run.open_metrics(COLUMNS, keep_rows=keep_rows)
+    trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
+                        resume_step=step if resume else None)
+    epsilon_at = make_schedule(cfg.epsilon_schedule, cfg.epsilon, cfg.epsilon_end, cfg.steps,
+                               cfg.schedule_fraction)
+    lr_at = make_schedule(cfg.lr_schedule, cfg.lr, cfg.lr_end, cfg.steps, cfg.schedule_fraction)
+
+    def snapshot() -> dict[str, Any]:
+        import torch
+
+        return {"meta": meta, "Q": torch.from_numpy(agent.Q.copy()), "step": step,
+                "episodes": episodes, "best_eval": float(best_eval),
+                "agent_rng": agent.rng.bit_generator.state,
+                "env_rng": env.unwrapped.np_random.bit_generator.state,
+                "recent_returns": list(recent_returns), "recent_lengths": list(recent_lengths)}
+
+    bar = TrainingProgress(cfg.steps, step, label=f"{NAME} {env.spec.id}", enabled=opts.progress)
+    run.stop.install()
+    t0, step0 = time.perf_counter(), step
+    ep_return, ep_length, td_sum, td_n = 0.0, 0, 0.0, 0
+    last_eval: dict[str, Any] = {}
+    unlogged_eval: dict[str, Any] = {}
+    epsilon = epsilon_at(step)
+    action = agent.act(obs, epsilon)
+    while step < cfg.steps and not run.stop:
+        epsilon, lr = epsilon_at(step), lr_at(step)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        next_action = agent.act(next_obs, epsilon)  # SARSA bootstraps from the action it takes
+        target = tabular.td_target(agent.Q, float(reward), next_obs, next_action, terminated,
+                                   cfg.gamma, cfg.method, epsilon)
+        td = tabular.td_update(agent.Q, obs, action, target, lr)
+        if cfg.method == "qlearning" and next_obs == obs:
+            next_action = agent.act(next_obs, epsilon)  # textbook order: act after the update
+        obs, action = next_obs, next_action
+        step += 1
+        ep_return += float(reward)
+        ep_length += 1
+        td_sum += abs(td)
+        td_n += 1
+        if terminated or truncated:
+            episodes += 1
+            recent_returns.append(ep_return)
+            recent_lengths.append(ep_length)
+            ep_return, ep_length = 0.0, 0
+            obs, _ = env.reset()
+            action = agent.act(obs, epsilon)
+
+        evaluated = step % cfg.eval_every == 0 or step == cfg.steps
+        if evaluated:
+            last_eval = evaluate_policy(eval_env, tabular.greedy(agent.Q), cfg.eval_episodes,
+                                        seed=cfg.seed + 10_000)
+            unlogged_eval = last_eval
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            row = {"step": step, "episodes": episodes,
+                   "episode_return": np.mean(recent_returns) if recent_returns else None,
+                   "episode_length": np.mean(recent_lengths) if recent_lengths else None,
+                   "epsilon": epsilon, "lr": lr, "td_error": td_sum / max(td_n, 1),
+                   "eval_return": unlogged_eval.get("mean_return"),
+                   "eval_success": unlogged_eval.get("success_rate"),
+                   "steps_per_s": (step - step0) / (time.perf_counter() - t0)}
+            metrics.write(row)
+            trackers.log(step, row)
+            td_sum, td_n, unlogged_eval = 0.0, 0, {}
+        new_best = evaluated and last_eval["mean_return"] > best_eval
+        if new_best:
+            best_eval = last_eval["mean_return"]
+        if step % cfg.checkpoint_every == 0 or new_best:
+            run.save(snapshot(), best=new_best)
+            plot(run)
+        bar.update(step, ret=np.mean(recent_returns) if recent_returns else None,
+                   eval=last_eval.get("mean_return"), eps=epsilon)
+    bar.close()
+    run.save(snapshot())
+    plot(run)
+    trackers.close()
+    if run.stop:
+        return {}
+    return final_summary(cfg, agent.Q, eval_env, time.perf_counter() - t0, step, episodes)
+
+
+def final_summary(cfg: Config, Q: np.ndarray, eval_env: gym.Env, train_time_s: float,
+                  step: int, episodes: int) -> dict[str, Any]:
+    greedy_policy = tabular.greedy(Q)
+    ours = evaluate_policy(eval_env, greedy_policy, cfg.final_eval_episodes, seed=cfg.seed + 20_000)
+    summary: dict[str, Any] = {"algo": NAME, "env": eval_env.spec.id, "method": cfg.method,
+                               "steps": step, "episodes": episodes,
+                               "train_time_s": round(train_time_s, 2), **ours}
+    P = getattr(eval_env.unwrapped, "P", None)
+    if P is not None:
+        model = tabular.model_from_gym_P(P, *Q.shape)
+        _, Q_star = tabular.value_iteration(model, cfg.gamma)
+        best = evaluate_policy(eval_env, tabular.greedy(Q_star), cfg.final_eval_episodes,
+                               seed=cfg.seed + 20_000)
+        summary.update({f"optimal_{k}": v for k, v in best.items() if k != "episodes"})
+        summary["optimality_ratio"] = optimality_ratio(ours, best)
+    return summary
+
+
+def plot(run: Run) -> None:
+    plot_learning_curve(run.path / "metrics.csv", run.path / "learning_curve.png", PANELS,
+                        title=f"{run.config.get('algo')} on {run.config.get('env')}")
+
+
+def evaluate(run: Run, args: Any) -> dict[str, Any]:
+    """`rl eval DIR`: the greedy policy of a checkpoint over `args.episodes` fresh episodes."""
+    cfg = Config(**{k: v for k, v in run.config.items() if k in Config.__dataclass_fields__})
+    checkpoint, episodes, seed = args.checkpoint, args.episodes, args.seed
+    env = make_discrete_env(cfg)
+    state = run.load(checkpoint)
+    meta = {"algo": NAME, "env": env.spec.id, "n_states": int(env.observation_space.n),
+            "n_actions": int(env.action_space.n)}
+    check_checkpoint_meta(run.checkpoint_path(checkpoint), state["meta"], meta)
+    policy = tabular.greedy(state["Q"].numpy())
+    result = evaluate_policy(env, policy, episodes, seed=cfg.seed + 30_000 if seed is None else seed)
+    return {"algo": NAME, "env": env.spec.id, "checkpoint": checkpoint, "step": state["step"],
+            **result}

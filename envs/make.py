@@ -1,0 +1,48 @@
+"""Build gymnasium environments from the names people type."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import gymnasium as gym
+
+from rl.errors import UserError, did_you_mean
+
+# Gymnasium 1.3 renamed Taxi-v3 to Taxi-v4 when it fixed the optional rainy/fickle modes;
+# with those off (the default) the dynamics are the same, and v3 is what tutorials cite.
+ALIASES = {"Taxi-v3": "Taxi-v4", "CliffWalking-v0": "CliffWalking-v1"}
+
+
+def resolve_env_id(name: str) -> str:
+    """The registered gymnasium id for `name`, or a UserError with the closest match."""
+    name = ALIASES.get(name, name)
+    if name in gym.registry:
+        return name
+    ids = sorted(gym.registry)
+    raise UserError(f"unknown environment {name!r}{did_you_mean(name, ids)}; "
+                    "see `rl envs` for the list")
+
+
+# Envs registered without a time limit (CliffWalking) get this one, so that a policy that walks
+# into a wall forever cannot hang training or evaluation.
+DEFAULT_MAX_EPISODE_STEPS = 1000
+
+
+def make_env(name: str, *, render_mode: str | None = None, max_episode_steps: int | None = None,
+             **kwargs: Any) -> gym.Env:
+    env_id = resolve_env_id(name)
+    if max_episode_steps is None and gym.spec(env_id).max_episode_steps is None:
+        max_episode_steps = DEFAULT_MAX_EPISODE_STEPS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps,
+                            **kwargs)
+    except (TypeError, KeyError, ValueError, AssertionError) as e:
+        if not kwargs:
+            raise
+        given = " ".join(f"{k}={v}" for k, v in kwargs.items())
+        raise UserError(f"{env_id} rejects --env-kwargs {given} "
+                        f"({type(e).__name__}: {str(e)[:100]})") from None
+    except gym.error.Error as e:
+        raise UserError(f"cannot make {env_id}: {e}") from None

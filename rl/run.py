@@ -1,0 +1,291 @@
+"""A run directory and the guarantees every algorithm gets from it.
+
+    runs/<algo>-<env>-<timestamp>/
+        config.yaml        full resolved config (algorithm + run options)
+        metrics.csv        one row per log step, flushed as written
+        summary.json       final figures
+        checkpoints/       latest.pt, best.pt: written atomically, loaded with weights_only=True
+        learning_curve.png
+
+Atomic writes (temp file, fsync, rename) mean a run killed at any moment leaves only complete
+files. A checkpoint records how many metric rows existed when it was taken, so `--resume`
+truncates rows logged after it: the history has neither gaps nor duplicates.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pickle
+import signal
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rl.errors import UserError
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class RunOptions:
+    """How a run is carried out, as opposed to what is learned (the algorithm's Config)."""
+
+    device: str = "cpu"
+    progress: bool = True
+    tensorboard: bool = False
+    wandb: bool = False
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself must survive a power cut
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load tensors and plain data only: a checkpoint can never run code on load."""
+    import torch
+
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"refusing checkpoint {path}: it holds objects other than tensors and "
+                        f"plain data ({first[:120]})") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as e:
+        raise UserError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
+                        "resume from another checkpoint") from None
+    if not isinstance(state, dict) or "meta" not in state:
+        raise UserError(f"{path} is not an rl checkpoint")
+    return state
+
+
+def check_checkpoint_meta(path: Path, meta: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Refuse a checkpoint made for another algorithm, env or network, naming what differs."""
+    for key, want in expected.items():
+        have = meta.get(key)
+        if have != want:
+            raise UserError(f"checkpoint {path} was made with {key}={have!r}, "
+                            f"this run needs {key}={want!r}")
+
+
+class MetricsWriter:
+    """Appends rows to metrics.csv, flushing each one so a killed run keeps them."""
+
+    def __init__(self, path: Path, columns: Iterable[str]):
+        self.path = path
+        self.columns = list(columns)
+        fresh = not path.exists() or path.stat().st_size == 0
+        self._file = path.open("a", newline="")
+        self._writer = csv.DictWriter(self._file, self.columns, extrasaction="raise")
+        if fresh:
+            self._writer.writeheader()
+            self._file.flush()
+        self.rows = 0 if fresh else count_rows(path)
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._writer.writerow({k: _fmt(v) for k, v in row.items()})
+        self._file.flush()
+        self.rows += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _fmt(v: Any) -> Any:
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+def count_rows(path: Path) -> int:
+    with path.open(newline="") as f:
+        return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def truncate_metrics(path: Path, rows: int) -> None:
+    """Keep the header and the first `rows` rows: drop what was logged after the checkpoint."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        lines = list(csv.reader(f))
+    if len(lines) - 1 <= rows:
+        return
+    out = io.StringIO()
+    csv.writer(out).writerows(lines[: rows + 1])
+    atomic_write_text(path, out.getvalue())
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag that training loops poll, so they stop at a clean point."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.signum is not None:  # a second Ctrl-C stops at once
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        self.signum = signum
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum if self.signum is not None else 0
+
+
+class Run:
+    """The directory of one run, opened fresh or for resume."""
+
+    def __init__(self, path: Path, config: dict[str, Any]):
+        self.path = path
+        self.config = config
+        self.checkpoints = path / "checkpoints"
+        self.stop = StopFlag()
+        self.metrics: MetricsWriter | None = None
+        self.created_root: Path | None = None  # topmost directory this run created
+
+    # -- creation ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, config: dict[str, Any], overwrite: bool = False) -> Run:
+        if path.exists() and any(path.iterdir()):
+            if not overwrite:
+                raise UserError(f"run directory {path} already exists: pass --resume {path} to "
+                                "continue it, --overwrite to replace it, or another --run-dir")
+            _remove_run_dir(path)
+        created_root = next((p for p in reversed([path, *path.parents]) if not p.exists()), None)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "checkpoints").mkdir(exist_ok=True)
+            atomic_write_text(path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        except PermissionError:
+            raise UserError(f"cannot write to {path}: permission denied (choose another "
+                            "--run-dir)") from None
+        run = cls(path, config)
+        run.created_root = created_root
+        return run
+
+    def discard(self) -> None:
+        """Remove what `create` made: a run that failed on user input leaves nothing behind."""
+        import shutil
+
+        self.close()
+        if self.created_root is not None:
+            shutil.rmtree(self.created_root, ignore_errors=True)
+
+    @classmethod
+    def open(cls, path: Path) -> Run:
+        cfg_path = path / "config.yaml"
+        if not cfg_path.is_file():
+            raise UserError(f"{path} is not a run directory (no config.yaml)")
+        try:
+            config = yaml.safe_load(cfg_path.read_text())
+        except yaml.YAMLError:
+            raise UserError(f"{cfg_path} is not valid YAML") from None
+        if not isinstance(config, dict) or "algo" not in config:
+            raise UserError(f"{cfg_path} does not name an algorithm")
+        return cls(path, config)
+
+    def update_config(self, config: dict[str, Any]) -> None:
+        self.config = config
+        atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+
+    # -- metrics ----------------------------------------------------------------------------
+    def open_metrics(self, columns: Iterable[str], keep_rows: int | None = None) -> MetricsWriter:
+        path = self.path / "metrics.csv"
+        if keep_rows is not None:
+            truncate_metrics(path, keep_rows)
+        self.metrics = MetricsWriter(path, columns)
+        return self.metrics
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def save(self, state: dict[str, Any], *, best: bool = False) -> None:
+        state = dict(state)
+        state["meta"] = {**state.get("meta", {}), "format": CHECKPOINT_FORMAT,
+                         "metrics_rows": self.metrics.rows if self.metrics else 0}
+        save_checkpoint(self.checkpoints / "latest.pt", state)
+        if best:
+            save_checkpoint(self.checkpoints / "best.pt", state)
+
+    def checkpoint_path(self, which: str = "latest") -> Path:
+        if which in ("latest", "best"):
+            return self.checkpoints / f"{which}.pt"
+        return Path(which)
+
+    def load(self, which: str = "latest") -> dict[str, Any]:
+        return load_checkpoint(self.checkpoint_path(which))
+
+    def has_checkpoint(self, which: str = "latest") -> bool:
+        return self.checkpoint_path(which).is_file()
+
+    # -- results ----------------------------------------------------------------------------
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+    def read_summary(self) -> dict[str, Any]:
+        path = self.path / "summary.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def close(self) -> None:
+        if self.metrics:
+            self.metrics.close()
+        self.stop.uninstall()
+
+
+def _remove_run_dir(path: Path) -> None:
+    """--overwrite removes only something that looks like a run directory."""
+    import shutil
+
+    if not (path / "config.yaml").exists():
+        raise UserError(f"{path} exists and is not a run directory: refusing to overwrite it")
+    shutil.rmtree(path)

@@ -1,0 +1,69 @@
+"""Every user mistake: one line on stderr naming the problem, exit status 2, nothing written."""
+from pathlib import Path
+
+import pytest
+
+from conftest import rl
+
+CASES = [
+    (["train", "dqnn"], "unknown algorithm 'dqnn'"),
+    (["train"], "name an algorithm"),
+    (["train", "qlearning", "--env", "FrozenLak-v1"], "did you mean 'FrozenLake-v1'"),
+    (["train", "qlearning", "--env", "CartPole-v1"], "needs Discrete"),
+    (["train", "qlearning", "--lr", "-0.1"], "--lr must be > 0.0"),
+    (["train", "qlearning", "--lr", "abc"], "invalid float value"),
+    (["train", "qlearning", "--gamma", "1.5"], "--gamma must be <= 1.0"),
+    (["train", "qlearning", "--steps", "0"], "--steps must be >= 1"),
+    (["train", "qlearning", "--method", "sarsaa"], "did you mean 'sarsa'"),
+    (["train", "qlearning", "--lrr", "0.1"], "did you mean '--lr'"),
+    (["train", "qlearning", "--config", "missing.yaml"], "config file missing.yaml not found"),
+    (["train", "qlearning", "--config", "bad.yaml"], "not valid YAML"),
+    (["train", "qlearning", "--config", "unknown.yaml"], "unknown option 'gama'"),
+    (["train", "qlearning", "--env-kwargs", "map_name=9x9"], "9x9"),
+    (["train", "qlearning", "--resume", "nowhere"], "not a run directory"),
+    (["eval", "nowhere"], "not a run directory"),
+    (["eval", "corrupt", "--json"], "corrupt or truncated"),
+    (["train", "qlearning", "--resume", "corrupt"], "corrupt or truncated"),
+]
+
+
+@pytest.fixture
+def files(workdir: Path) -> Path:
+    (workdir / "bad.yaml").write_text("steps: [1, 2\n")
+    (workdir / "unknown.yaml").write_text("gama: 0.9\n")
+    run = workdir / "corrupt"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("algo: qlearning\nenv: FrozenLake-v1\n")
+    (run / "checkpoints" / "latest.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    (run / "checkpoints" / "best.pt").write_bytes(b"")
+    return workdir
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input(files: Path, args, message):
+    before = sorted(p.relative_to(files) for p in files.rglob("*"))
+    proc = rl(*args, cwd=files, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rl: error: "), proc.stderr
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.relative_to(files) for p in files.rglob("*")) == before  # nothing written
+
+
+def test_existing_run_dir_is_not_overwritten(workdir: Path):
+    (workdir / "run").mkdir()
+    (workdir / "run" / "config.yaml").write_text("algo: qlearning\n")
+    proc = rl("train", "qlearning", "--run-dir", "run", cwd=workdir)
+    assert proc.returncode == 2 and "--resume run" in proc.stderr
+    assert (workdir / "run" / "config.yaml").read_text() == "algo: qlearning\n"
+
+
+def test_unwritable_run_dir(workdir: Path):
+    locked = workdir / "locked"
+    locked.mkdir(mode=0o500)
+    proc = rl("train", "qlearning", "--run-dir", "locked/run", "--steps", "10", cwd=workdir)
+    import os
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    assert proc.returncode == 2 and "permission denied" in proc.stderr

@@ -1,0 +1,81 @@
+"""`rl train qlearning` end to end: train -> eval -> resume, through the real command."""
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import rl, rl_popen
+from rl.run import load_checkpoint, read_metrics
+
+FAST = ["--no-progress", "--steps", "20000", "--log-every", "1000", "--eval-every", "5000",
+        "--eval-episodes", "50", "--final-eval-episodes", "200"]
+
+
+def test_train_eval_on_frozenlake(workdir: Path):
+    proc = rl("train", "qlearning", "--env", "FrozenLake-v1", "--seed", "1", "--run-dir", "run",
+              *FAST, cwd=workdir, check=True)
+    summary = json.loads(proc.stdout)
+    run = workdir / "run"
+    for name in ("config.yaml", "metrics.csv", "summary.json", "learning_curve.png",
+                 "checkpoints/latest.pt", "checkpoints/best.pt"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "summary.json").read_text()) == summary
+    assert summary["steps"] == 20000 and 0 < summary["optimality_ratio"] <= 1.2
+    assert 0.6 < summary["optimal_success_rate"] < 0.9  # the slippery lake's known optimum ~0.74
+    steps = [int(r["step"]) for r in read_metrics(run / "metrics.csv")]
+    assert steps == list(range(1000, 20001, 1000))
+
+    out = rl("eval", "run", "--episodes", "300", "--json", cwd=workdir, check=True)
+    result = json.loads(out.stdout)
+    assert result["episodes"] == 300 and {"mean_return", "std_return", "success_rate"} <= set(result)
+    assert 0.0 <= result["success_rate"] <= 1.0
+
+
+def test_same_seed_same_metrics(workdir: Path):
+    for name in ("a", "b"):
+        rl("train", "qlearning", "--env", "Taxi-v3", "--seed", "4", "--run-dir", name, *FAST,
+           cwd=workdir, check=True)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "steps_per_s"} for r in rows]
+    a = drop(read_metrics(workdir / "a" / "metrics.csv"))
+    assert a == drop(read_metrics(workdir / "b" / "metrics.csv")) and len(a) == 20
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    t0 = time.time()
+    while not path.exists():
+        assert time.time() - t0 < timeout, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_killed_run_resumes_without_gaps_or_duplicates(workdir: Path, sig, code):
+    args = ["train", "qlearning", "--env", "CliffWalking-v1", "--no-progress", "--steps", "400000",
+            "--log-every", "1000", "--checkpoint-every", "20000", "--eval-every", "100000"]
+    proc = rl_popen(*args, "--run-dir", "run", cwd=workdir)
+    wait_for(workdir / "run" / "checkpoints" / "latest.pt")
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    if sig == signal.SIGTERM:
+        assert "--resume run" in err
+    stopped_at = load_checkpoint(workdir / "run" / "checkpoints" / "latest.pt")["step"]
+    assert 0 < stopped_at < 400000
+
+    done = rl("train", "qlearning", "--resume", "run", "--no-progress", cwd=workdir, check=True)
+    assert json.loads(done.stdout)["steps"] == 400000
+    steps = [int(r["step"]) for r in read_metrics(workdir / "run" / "metrics.csv")]
+    assert steps == list(range(1000, 400001, 1000))  # nothing lost, nothing twice
+
+
+def test_resume_can_extend_the_budget_but_not_change_the_problem(workdir: Path):
+    rl("train", "qlearning", "--env", "FrozenLake-v1", "--run-dir", "run", *FAST, cwd=workdir,
+       check=True)
+    bad = rl("train", "qlearning", "--resume", "run", "--gamma", "0.5", cwd=workdir)
+    assert bad.returncode == 2 and "cannot change --gamma" in bad.stderr
+    more = rl("train", "qlearning", "--resume", "run", "--steps", "25000", "--no-progress",
+              cwd=workdir, check=True)
+    assert json.loads(more.stdout)["steps"] == 25000
+    assert load_checkpoint(workdir / "run" / "checkpoints" / "latest.pt")["step"] == 25000
