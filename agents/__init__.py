@@ -3,7 +3,9 @@
     NAME, Config (dataclass of rl.config.opt fields, with run_name()),
     train(cfg, run, opts, resume) -> summary dict,
     evaluate(run, args) -> dict,
-    plot(run) -> None.
+    plot(run) -> None,
+    and optionally defaults_for(options) -> dict: defaults that depend on the env (a preset
+    layer under YAML and flags, like RL Zoo's per-env hyperparameters).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from rl.errors import UserError, did_you_mean
 # name -> (module, one-line description); modules are imported only when used
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "qlearning": ("agents.qlearning", "tabular Q-learning, SARSA or expected SARSA (FrozenLake, Taxi, CliffWalking)"),
+    "dqn": ("agents.dqn", "Deep Q-Network on Atari frames (Pong, Breakout, ...) or classic control (CartPole-v1)"),
 }
 
 

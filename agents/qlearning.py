@@ -28,6 +28,7 @@ NAME = "qlearning"
 COLUMNS = ["step", "episodes", "episode_return", "episode_length", "epsilon", "lr", "td_error",
            "eval_return", "eval_success", "steps_per_s"]
 PANELS = [("episode_return", "eval_return"), ("eval_success",), ("td_error",), ("epsilon", "lr")]
+PLOT_EVERY_S = 30.0  # redrawing costs ~0.3 s: at checkpoints, but not more often than this
 Schedule = Literal["constant", "linear", "exponential"]
 
 
@@ -169,6 +170,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     bar = TrainingProgress(cfg.steps, step, label=f"{NAME} {env.spec.id}", enabled=opts.progress)
     run.stop.install()
     t0, step0 = time.perf_counter(), step
+    last_plot = t0
     ep_return, ep_length, td_sum, td_n = 0.0, 0, 0.0, 0
     last_eval: dict[str, Any] = {}
     unlogged_eval: dict[str, Any] = {}
@@ -218,7 +220,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             best_eval = last_eval["mean_return"]
         if step % cfg.checkpoint_every == 0 or new_best:
             run.save(snapshot(), best=new_best)
-            plot(run)
+            if time.perf_counter() - last_plot > PLOT_EVERY_S:
+                plot(run)
+                last_plot = time.perf_counter()
         bar.update(step, ret=np.mean(recent_returns) if recent_returns else None,
                    eval=last_eval.get("mean_return"), eps=epsilon)
     bar.close()
@@ -235,7 +239,7 @@ def final_summary(cfg: Config, Q: np.ndarray, eval_env: gym.Env, train_time_s: f
     greedy_policy = tabular.greedy(Q)
     ours = evaluate_policy(eval_env, greedy_policy, cfg.final_eval_episodes, seed=cfg.seed + 20_000)
     summary: dict[str, Any] = {"algo": NAME, "env": eval_env.spec.id, "method": cfg.method,
-                               "steps": step, "episodes": episodes,
+                               "steps": step, "train_episodes": episodes,
                                "train_time_s": round(train_time_s, 2), **ours}
     P = getattr(eval_env.unwrapped, "P", None)
     if P is not None:

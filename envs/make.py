@@ -1,8 +1,13 @@
 """Build gymnasium environments from the names people type."""
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
+
+# classic-control rendering uses pygame: no window and no sound device, ever
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import gymnasium as gym
 
@@ -46,3 +51,25 @@ def make_env(name: str, *, render_mode: str | None = None, max_episode_steps: in
                         f"({type(e).__name__}: {str(e)[:100]})") from None
     except gym.error.Error as e:
         raise UserError(f"cannot make {env_id}: {e}") from None
+
+
+def make_single_env(name: str, atari: "AtariOptions | None" = None,
+                    render_mode: str | None = None, max_episode_steps: int | None = None) -> gym.Env:
+    """An Atari game (by short or full name) with DQN preprocessing, or any gymnasium env."""
+    from envs.atari import AtariOptions, atari_id, make_atari
+
+    full = atari_id(name)
+    if full is not None:
+        return make_atari(full, atari or AtariOptions(), render_mode=render_mode)
+    return make_env(name, render_mode=render_mode, max_episode_steps=max_episode_steps)
+
+
+def make_vector_env(name: str, num_envs: int, *, atari: "AtariOptions | None" = None,
+                    asynchronous: bool = False, max_episode_steps: int | None = None) -> gym.vector.VectorEnv:
+    """N copies stepped together. Async runs them in subprocesses, so the learner can train
+    while they step; gymnasium's default NEXT_STEP autoreset is assumed by the replay."""
+    make_single_env(name, atari, max_episode_steps=max_episode_steps).close()  # errors here, once
+    fns = [lambda: make_single_env(name, atari, max_episode_steps=max_episode_steps)] * num_envs
+    if asynchronous:
+        return gym.vector.AsyncVectorEnv(fns)
+    return gym.vector.SyncVectorEnv(fns)

@@ -25,6 +25,8 @@ EXAMPLES = """examples:
   rl train qlearning --env Taxi-v3 --config experiments/qlearning-taxi.yaml
   rl eval runs/qlearning-FrozenLake-v1-20261123-101500 --episodes 1000 --json
   rl train qlearning --resume runs/qlearning-FrozenLake-v1-20261123-101500
+  rl train dqn --env CartPole-v1 --steps 100000       DQN on a vector env (RL Zoo preset)
+  rl train dqn --env Pong                             DQN on Atari, Nature CNN, 10M steps
 
 every run writes one directory: config.yaml, metrics.csv, summary.json, checkpoints/, plots.
 """
@@ -74,6 +76,17 @@ def main_parser() -> Parser:
     ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("envs", help="list the environment ids that --env accepts")
+    bench = sub.add_parser("bench", help="measure us against the reference implementation",
+                           description="Benchmarks run ours and the reference in the same "
+                           "process sequence and report the ratio.")
+    bench.add_argument("what", choices=["dqn"], help="dqn: our DQN vs stable-baselines3's")
+    bench.add_argument("--env", default="Pong", help="env to train on (default Pong)")
+    bench.add_argument("--steps", type=int, default=2000,
+                       help="training-phase steps timed for each (default 2000)")
+    bench.add_argument("--learning-starts", type=int, default=1000,
+                       help="random steps before learning, not timed (default 1000)")
+    bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -149,7 +162,9 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
         run.update_config({"algo": algo, **to_dict(cfg), "run": vars_of(opts)})
         return execute(module, cfg, run, opts, resume=True, fresh=False)
 
-    cfg = build_config(module.Config, load_yaml(args.config) if args.config else {}, flags)
+    from_yaml = load_yaml(args.config) if args.config else {}
+    presets = getattr(module, "defaults_for", lambda _: {})({**from_yaml, **flags})
+    cfg = build_config(module.Config, presets, from_yaml, flags)
     path = args.run_dir or default_run_dir(cfg.run_name())
     run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": vars_of(opts)},
                      overwrite=args.overwrite)
@@ -210,6 +225,24 @@ def cmd_envs() -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from agents.bench import bench_dqn
+
+    for name in ("steps", "learning_starts", "buffer_size"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+    result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{'':28}{'ours':>12}{'sb3':>12}{'ratio':>8}")
+        print(f"{'train-phase steps/s':28}{result['ours_sps']:>12}{result['sb3_sps']:>12}"
+              f"{result['sps_ratio']:>8}")
+        print(f"{'replay bytes/transition':28}{result['ours_bytes_per_transition']:>12}"
+              f"{result['sb3_bytes_per_transition']:>12}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = main_parser()
@@ -225,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "envs":
             return cmd_envs()
+        if args.command == "bench":
+            return cmd_bench(args)
         parser.print_help()
         return 0
     except UserError as e:

@@ -1,0 +1,82 @@
+"""`rl bench dqn`: our DQN against stable-baselines3's, same settings, same machine, same run.
+
+Both learn with the Nature CNN, batch 32, one gradient step every 4 env steps, the same buffer
+size, learning starts and target period, classic (not double, not dueling) 1-step targets, and
+the same torch thread count. Steps per second are timed over the training phase only (after
+learning starts), where the gradient steps dominate.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int) -> dict[str, Any]:
+    from agents import dqn
+    from rl.config import build_config
+    from rl.run import Run, RunOptions
+
+    cfg = build_config(dqn.Config, dqn.defaults_for({"env": env}), {
+        "env": env, "steps": learning_starts + steps, "learning_starts": learning_starts,
+        "buffer_size": buffer_size, "batch_size": 32, "train_freq": 4, "gradient_steps": 1,
+        "target_update": 1000, "double": False, "dueling": False, "n_step": 1, "lr": 1e-4,
+        "encoder": "auto", "eval_every": 10 ** 12, "checkpoint_every": 10 ** 12,
+        "log_every": 10 ** 12, "final_eval": False, "seed": seed})
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run.create(Path(tmp) / "run", {"algo": "dqn"})
+        summary = dqn.train(cfg, run, RunOptions(device="cpu", progress=False), resume=False)
+        run.close()
+    return {"sps": summary["train_phase_steps_per_s"],
+            "bytes_per_transition": summary["replay_bytes_per_transition"]}
+
+
+def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int) -> dict[str, Any]:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.dqn import Config, atari_options, is_atari
+    from envs import make_single_env
+
+    cfg = Config(env=env)
+    venv = DummyVecEnv([lambda: make_single_env(env, atari_options(cfg))])
+
+    class Clock(BaseCallback):
+        t_start: float | None = None
+
+        def _on_step(self) -> bool:
+            if self.t_start is None and self.num_timesteps >= learning_starts:
+                self.t_start = time.perf_counter()
+            return True
+
+    policy = "CnnPolicy" if is_atari(env) else "MlpPolicy"
+    model = DQN(policy, venv, learning_rate=1e-4, buffer_size=buffer_size,
+                learning_starts=learning_starts, batch_size=32, train_freq=4, gradient_steps=1,
+                target_update_interval=1000, seed=seed, verbose=0, device="cpu",
+                optimize_memory_usage=False)
+    clock = Clock()
+    model.learn(learning_starts + steps, callback=clock)
+    elapsed = time.perf_counter() - clock.t_start
+    rb = model.replay_buffer
+    arrays = [rb.observations, rb.next_observations, rb.actions, rb.rewards, rb.dones, rb.timeouts]
+    nbytes = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+    venv.close()
+    return {"sps": steps / elapsed, "bytes_per_transition": nbytes / rb.buffer_size}
+
+
+def bench_dqn(env: str = "Pong", steps: int = 2_000, learning_starts: int = 1_000,
+              buffer_size: int = 100_000, seed: int = 0) -> dict[str, Any]:
+    threads = torch.get_num_threads()
+    ours = _ours(env, steps, learning_starts, buffer_size, seed)
+    sb3 = _sb3(env, steps, learning_starts, buffer_size, seed)
+    return {"env": env, "train_steps": steps, "learning_starts": learning_starts,
+            "buffer_size": buffer_size, "torch_threads": threads,
+            "ours_sps": round(ours["sps"], 1), "sb3_sps": round(sb3["sps"], 1),
+            "sps_ratio": round(ours["sps"] / sb3["sps"], 3),
+            "ours_bytes_per_transition": round(ours["bytes_per_transition"], 1),
+            "sb3_bytes_per_transition": round(sb3["bytes_per_transition"], 1)}

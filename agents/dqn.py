@@ -1,0 +1,461 @@
+"""Deep Q-Network (Mnih et al. 2015) with Double DQN, dueling heads, n-step returns and
+prioritized replay, on Atari frames or classic-control vectors.
+
+The Q-network is a shared backbone (rl.backbones) plus a Q head. Env steps run in subprocesses
+while the learner trains (`step_async` -> gradient steps -> `step_wait`), observations reach the
+device as uint8 and are scaled there, and replay stores each frame once (rl.replay).
+"""
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from envs import make_single_env, make_vector_env
+from envs.atari import AtariOptions, atari_id
+from rl.backbones import make_backbone
+from rl.config import opt
+from rl.errors import UserError
+from rl.heads import QHead
+from rl.plots import plot_learning_curve
+from rl.progress import TrainingProgress
+from rl.replay import Batch, FrameReplay
+from rl.run import Run, RunOptions, check_checkpoint_meta
+from rl.schedules import Linear
+from rl.tracking import Trackers
+
+NAME = "dqn"
+COLUMNS = ["step", "episodes", "episode_return", "episode_length", "epsilon", "loss", "q_mean",
+           "eval_return", "eval_std", "steps_per_s", "replay_size"]
+PANELS = [("episode_return", "eval_return"), ("loss",), ("q_mean",), ("epsilon",)]
+PLOT_EVERY_S = 60.0
+
+
+@dataclass
+class Config:
+    env: str = opt("Pong", "Atari game (Pong, Breakout, ALE/Pong-v5, ...) or gymnasium id (CartPole-v1)")
+    seed: int = opt(0, "seed for networks, exploration, replay and envs", min=0)
+    steps: int = opt(10_000_000, "agent steps (env steps summed over --num-envs)", min=1,
+                     resumable=True)
+    num_envs: int = opt(1, "parallel envs (async subprocesses for Atari)", min=1)
+    encoder: str = opt("auto", "backbone: nature, resnet18, ... (auto: nature for frames, mlp for vectors)")
+    # Atari preprocessing
+    sticky_actions: float = opt(0.0, "ALE repeat_action_probability (0 like the Nature/CleanRL/RL Zoo "
+                                "results we compare with; Dopamine and ALE v5 use 0.25)", min=0.0, max=1.0)
+    frame_stack: int = opt(4, "frames per observation (Atari)", min=1)
+    terminal_on_life_loss: bool = opt(False, "end episodes for learning when a life is lost")
+    max_episode_steps: int | None = opt(None, "time limit (default: 27000 agent steps for Atari, "
+                                        "the env's own otherwise)", min=1)
+    # learning
+    buffer_size: int = opt(1_000_000, "replay capacity in transitions", min=1)
+    batch_size: int = opt(32, "minibatch size", min=1)
+    lr: float = opt(6.25e-5, "Adam learning rate", min=0.0, min_exclusive=True)
+    lr_end: float | None = opt(None, "learning rate reached linearly at --steps (default: constant)",
+                               min=0.0)
+    adam_eps: float = opt(1.5e-4, "Adam epsilon", min=0.0, min_exclusive=True)
+    gamma: float = opt(0.99, "discount", min=0.0, max=1.0)
+    n_step: int = opt(3, "n-step returns", min=1)
+    double: bool = opt(True, "Double DQN targets")
+    dueling: bool = opt(True, "dueling Q head")
+    prioritized: bool = opt(False, "prioritized replay (sum tree)")
+    per_alpha: float = opt(0.5, "priority exponent", min=0.0)
+    per_beta: float = opt(0.4, "initial importance-sampling exponent (annealed to 1)", min=0.0, max=1.0)
+    loss: Literal["huber", "mse"] = opt("huber", "TD loss")
+    max_grad_norm: float = opt(10.0, "gradient clipping (0 = off)", min=0.0)
+    learning_starts: int = opt(20_000, "agent steps of random-policy data before learning", min=0)
+    train_freq: int = opt(4, "agent steps between updates", min=1)
+    gradient_steps: int = opt(1, "gradient steps per update", min=1)
+    target_update: int = opt(2_000, "agent steps between hard target updates", min=1)
+    tau: float = opt(1.0, "target update rate (1 = hard copy; <1 = Polyak every update)", min=0.0,
+                     max=1.0, min_exclusive=True)
+    epsilon: float = opt(1.0, "initial exploration rate", min=0.0, max=1.0)
+    epsilon_end: float = opt(0.01, "final exploration rate", min=0.0, max=1.0)
+    epsilon_steps: int = opt(250_000, "agent steps over which epsilon decays linearly", min=1)
+    reward_clip: bool = opt(True, "learn from sign(reward) (scores are always reported raw)")
+    # evaluation, logging, checkpoints
+    eval_every: int = opt(100_000, "agent steps between evaluations", min=1, resumable=True)
+    eval_episodes: int = opt(5, "episodes per evaluation", min=1, resumable=True)
+    final_eval: bool = opt(True, "evaluate the final network for summary.json", resumable=True)
+    eval_epsilon: float = opt(0.001, "exploration during evaluation", min=0.0, max=1.0, resumable=True)
+    log_every: int = opt(10_000, "agent steps between metrics rows", min=1, resumable=True)
+    checkpoint_every: int = opt(100_000, "agent steps between checkpoints", min=1, resumable=True)
+    save_replay: bool = opt(False, "store the replay with each checkpoint, so --resume keeps it",
+                            resumable=True)
+    amp: bool = opt(False, "bfloat16 autocast on CUDA")
+    compile: bool = opt(False, "torch.compile the Q-network")
+    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
+
+    def check(self) -> None:
+        if self.batch_size > self.buffer_size:
+            raise UserError(f"--batch-size ({self.batch_size}) is larger than --buffer-size "
+                            f"({self.buffer_size})")
+        if self.epsilon_end > self.epsilon:
+            raise UserError(f"--epsilon-end ({self.epsilon_end}) exceeds --epsilon ({self.epsilon})")
+
+    def run_name(self) -> str:
+        return f"{NAME}-{self.env.replace('/', '-')}"
+
+
+# Presets by env family, applied under YAML and flags (like RL Zoo's per-env hyperparameters).
+# Classic control: RL Zoo's tuned CartPole-v1 DQN (500 +/- 0 after 50k steps).
+CLASSIC_PRESET: dict[str, Any] = {
+    "buffer_size": 100_000, "batch_size": 64, "lr": 2.3e-3, "adam_eps": 1e-8, "n_step": 1,
+    "dueling": False, "learning_starts": 1_000, "train_freq": 256, "gradient_steps": 128,
+    "target_update": 10, "epsilon_end": 0.04, "epsilon_steps": 16_000, "reward_clip": False,
+    "eval_every": 10_000, "eval_episodes": 10, "log_every": 1_000, "checkpoint_every": 10_000,
+    "steps": 100_000, "eval_epsilon": 0.0,
+}
+
+
+def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
+    """Config defaults for the env being trained: Atari fields are the dataclass defaults."""
+    env = layers.get("env", Config.env)
+    return {} if is_atari(env) else CLASSIC_PRESET
+
+
+def is_atari(env: str) -> bool:
+    return atari_id(env) is not None
+
+
+class QNetwork(nn.Module):
+    """backbone + Q head; uint8 frames are scaled to [0, 1] on the device."""
+
+    def __init__(self, backbone: nn.Module, n_actions: int, dueling: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.head = QHead(backbone.out_features, n_actions, dueling=dueling)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
+        return self.head(self.backbone(x))
+
+
+def q_targets(q_next_target: torch.Tensor, q_next_online: torch.Tensor | None,
+              returns: torch.Tensor, discounts: torch.Tensor) -> torch.Tensor:
+    """y = R + discount * Q_target(s', a*), a* = argmax of the online net (Double DQN) or
+    of the target net (classic DQN, when q_next_online is None)."""
+    chooser = q_next_online if q_next_online is not None else q_next_target
+    best = chooser.argmax(dim=1, keepdim=True)
+    return returns + discounts * q_next_target.gather(1, best).squeeze(1)
+
+
+def td_loss(q: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+            kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    q_sa = q.gather(1, actions[:, None]).squeeze(1)
+    td = targets - q_sa
+    per_sample = F.smooth_l1_loss(q_sa, targets, reduction="none") if kind == "huber" \
+        else F.mse_loss(q_sa, targets, reduction="none")
+    return (weights * per_sample).mean(), td.detach()
+
+
+def atari_options(cfg: Config) -> AtariOptions:
+    return AtariOptions(sticky_actions=cfg.sticky_actions, frame_stack=cfg.frame_stack,
+                        terminal_on_life_loss=cfg.terminal_on_life_loss,
+                        max_episode_steps=cfg.max_episode_steps or 27_000)
+
+
+def build_network(cfg: Config, obs_shape: tuple[int, ...], n_actions: int) -> QNetwork:
+    encoder = cfg.encoder if cfg.encoder != "auto" else ("nature" if len(obs_shape) == 3 else "mlp")
+    return QNetwork(make_backbone(encoder, obs_shape), n_actions, cfg.dueling)
+
+
+def network_meta(cfg: Config, obs_shape: tuple[int, ...], n_actions: int, net: QNetwork) -> dict:
+    return {"algo": NAME, "env": cfg.env, "obs_shape": list(obs_shape), "n_actions": n_actions,
+            "encoder": net.backbone.name, "dueling": cfg.dueling}
+
+
+class Learner:
+    """The networks, optimiser and one gradient step: everything the loop does not."""
+
+    def __init__(self, cfg: Config, obs_shape: tuple[int, ...], n_actions: int, device: str):
+        self.cfg, self.device = cfg, torch.device(device)
+        self.q = build_network(cfg, obs_shape, n_actions).to(self.device)
+        self.channels_last = len(obs_shape) == 3
+        if self.channels_last:  # oneDNN and cuDNN convolutions are faster in NHWC
+            self.q = self.q.to(memory_format=torch.channels_last)
+        self.target = copy.deepcopy(self.q).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        self.forward = torch.compile(self.q) if cfg.compile else self.q
+        self.amp = cfg.amp and self.device.type == "cuda"
+        self.pin = self.device.type == "cuda"
+
+    def to_device(self, array: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(array)
+        if self.pin:
+            t = t.pin_memory()
+        t = t.to(self.device, non_blocking=True)
+        if self.channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator,
+            n_actions: int) -> np.ndarray:
+        greedy = self.forward(self.to_device(obs)).argmax(dim=1).cpu().numpy()
+        explore = rng.random(len(obs)) < epsilon
+        return np.where(explore, rng.integers(n_actions, size=len(obs)), greedy)
+
+    def update(self, batch: Batch) -> tuple[float, float, np.ndarray]:
+        obs, next_obs = self.to_device(batch.obs), self.to_device(batch.next_obs)
+        actions = torch.from_numpy(batch.actions).to(self.device)
+        returns = torch.from_numpy(batch.returns).to(self.device)
+        discounts = torch.from_numpy(batch.discounts).to(self.device)
+        weights = torch.from_numpy(batch.weights).to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            with torch.no_grad():
+                q_next_online = self.forward(next_obs) if self.cfg.double else None
+                targets = q_targets(self.target(next_obs).float(),
+                                    None if q_next_online is None else q_next_online.float(),
+                                    returns, discounts)
+            q = self.forward(obs).float()
+            loss, td = td_loss(q, actions, targets, weights, self.cfg.loss)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()}")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.q.parameters(), self.cfg.max_grad_norm)
+        self.opt.step()
+        return loss.item(), q.detach().mean().item(), td.cpu().numpy()
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
+    def sync_target(self) -> None:
+        with torch.no_grad():
+            for t, s in zip(self.target.parameters(), self.q.parameters()):
+                t.lerp_(s, self.cfg.tau)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.q.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q.load_state_dict(state["model"])
+        self.target.load_state_dict(state["target"])
+        self.opt.load_state_dict(state["optimizer"])
+
+
+def newest_frames(obs: np.ndarray, stacked: bool) -> np.ndarray:
+    return obs[:, -1] if stacked else obs
+
+
+def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
+                      epsilon: float, n_actions: int, video_dir: Any = None,
+                      video_prefix: str = "eval") -> np.ndarray:
+    """Raw game scores of `episodes` episodes (the first one recorded to MP4 if video_dir)."""
+    env = make_single_env(cfg.env, atari_options(cfg), render_mode="rgb_array" if video_dir else None,
+                          max_episode_steps=cfg.max_episode_steps)
+    if video_dir is not None:
+        from gymnasium.wrappers import RecordVideo
+
+        with warnings.catch_warnings():  # one folder holds every evaluation's video
+            warnings.simplefilter("ignore")
+            env = RecordVideo(env, str(video_dir), episode_trigger=lambda ep: ep == 0,
+                              name_prefix=video_prefix, disable_logger=True)
+    rng = np.random.default_rng(seed)
+    scores = np.empty(episodes)
+    obs, _ = env.reset(seed=seed)
+    for i in range(episodes):
+        total, done = 0.0, False
+        while not done:
+            action = learner.act(obs[None], epsilon, rng, n_actions)[0]
+            obs, reward, terminated, truncated, _ = env.step(int(action))
+            total += float(reward)
+            done = terminated or truncated
+        scores[i] = total
+        obs, _ = env.reset()
+    env.close()
+    return scores
+
+
+def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    atari = is_atari(cfg.env)
+    envs = make_vector_env(cfg.env, cfg.num_envs, atari=atari_options(cfg), asynchronous=atari,
+                           max_episode_steps=cfg.max_episode_steps)
+    obs_shape = tuple(envs.single_observation_space.shape)
+    if not hasattr(envs.single_action_space, "n"):
+        raise UserError(f"{cfg.env} has continuous actions: DQN needs a Discrete action space")
+    n_actions = int(envs.single_action_space.n)
+    stacked = atari and cfg.frame_stack > 1
+    learner = Learner(cfg, obs_shape, n_actions, opts.device)
+    meta = network_meta(cfg, obs_shape, n_actions, learner.q)
+    replay = FrameReplay(cfg.buffer_size, cfg.num_envs,
+                         obs_shape[1:] if stacked else obs_shape,
+                         envs.single_observation_space.dtype, stack=cfg.frame_stack if stacked else 1,
+                         n_step=cfg.n_step, gamma=cfg.gamma, prioritized=cfg.prioritized,
+                         alpha=cfg.per_alpha, seed=cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    step, episodes, best_eval, keep_rows = 0, 0, -np.inf, None
+    recent: deque[tuple[float, int]] = deque(maxlen=20)
+    if resume and run.has_checkpoint():
+        state = run.load()
+        check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
+        learner.load_state_dict(state)
+        step, episodes, best_eval = state["step"], state["episodes"], state["best_eval"]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        recent.extend((r, n) for r, n in state["recent"])
+        keep_rows = state["meta"]["metrics_rows"]
+        if "replay" in state:
+            replay.load_state_dict(state["replay"])
+    metrics = run.open_metrics(COLUMNS, keep_rows=keep_rows)
+    trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
+                        resume_step=step if resume else None)
+    epsilon_at = Linear(cfg.epsilon, cfg.epsilon_end, cfg.epsilon_steps)
+    beta_at = Linear(cfg.per_beta, 1.0, max(cfg.steps - cfg.learning_starts, 1))
+    lr_at = Linear(cfg.lr, cfg.lr if cfg.lr_end is None else cfg.lr_end, cfg.steps)
+
+    def snapshot() -> dict[str, Any]:
+        state = {"meta": meta, **learner.state_dict(), "step": step, "episodes": episodes,
+                 "best_eval": float(best_eval), "rng": rng.bit_generator.state,
+                 "torch_rng": torch.get_rng_state(), "recent": [list(x) for x in recent]}
+        if cfg.save_replay:
+            state["replay"] = replay.state_dict()
+        return state
+
+    # a resumed run starts fresh episodes, seeded apart from the first ones
+    obs, _ = envs.reset(seed=cfg.seed + step)
+    replay.start(newest_frames(obs, stacked))
+    autoreset = np.zeros(cfg.num_envs, dtype=bool)
+    ep_return, ep_len = np.zeros(cfg.num_envs), np.zeros(cfg.num_envs, dtype=int)
+    losses, qs, last_eval, best_weights = [], [], None, None
+    t0, step0, last_plot, train_t0, train_step0 = time.perf_counter(), step, time.perf_counter(), None, 0
+    bar = TrainingProgress(cfg.steps, step, label=f"{NAME} {cfg.env}", enabled=opts.progress)
+    run.stop.install()
+    while step < cfg.steps and not run.stop:
+        epsilon = epsilon_at(step) if step >= cfg.learning_starts else 1.0
+        actions = learner.act(obs, epsilon, rng, n_actions)
+        envs.step_async(actions) if hasattr(envs, "step_async") else None
+        # train while the env subprocesses step (the replay does not hold this step yet)
+        n_updates = ((step + cfg.num_envs) // cfg.train_freq - step // cfg.train_freq) * cfg.gradient_steps
+        if step >= cfg.learning_starts and replay.can_sample():
+            if train_t0 is None:
+                train_t0, train_step0 = time.perf_counter(), step
+            learner.set_lr(lr_at(step))
+            for _ in range(n_updates):
+                batch = replay.sample(cfg.batch_size, beta_at(step - cfg.learning_starts))
+                loss, q_mean, td = learner.update(batch)
+                replay.update_priorities(batch.indices, td)
+                losses.append(loss)
+                qs.append(q_mean)
+                if cfg.tau < 1.0:
+                    learner.sync_target()
+        if hasattr(envs, "step_wait"):
+            next_obs, rewards, terminated, truncated, _ = envs.step_wait()
+        else:
+            next_obs, rewards, terminated, truncated, _ = envs.step(actions)
+        learn_rewards = np.sign(rewards) if cfg.reward_clip else rewards
+        replay.add(actions, learn_rewards.astype(np.float32), terminated, truncated,
+                   newest_frames(next_obs, stacked), autoreset)
+        live = ~autoreset
+        ep_return[live] += rewards[live]
+        ep_len[live] += 1
+        autoreset = terminated | truncated
+        for e in np.flatnonzero(autoreset):
+            recent.append((float(ep_return[e]), int(ep_len[e])))
+            episodes += 1
+            ep_return[e], ep_len[e] = 0.0, 0
+        obs = next_obs
+        prev, step = step, step + cfg.num_envs
+
+        if cfg.tau >= 1.0 and step // cfg.target_update > prev // cfg.target_update:
+            learner.sync_target()
+        crossed = lambda every: step // every > prev // every or step >= cfg.steps
+        evaluated = crossed(cfg.eval_every)
+        if evaluated:
+            scores = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 10_000,
+                                       cfg.eval_epsilon, n_actions, video_dir=run.path / "videos",
+                                       video_prefix=f"step{step:09d}")
+            last_eval = scores
+        if crossed(cfg.log_every):
+            row = {"step": step, "episodes": episodes,
+                   "episode_return": np.mean([r for r, _ in recent]) if recent else None,
+                   "episode_length": np.mean([n for _, n in recent]) if recent else None,
+                   "epsilon": epsilon, "loss": np.mean(losses) if losses else None,
+                   "q_mean": np.mean(qs) if qs else None,
+                   "eval_return": float(last_eval.mean()) if last_eval is not None else None,
+                   "eval_std": float(last_eval.std()) if last_eval is not None else None,
+                   "steps_per_s": (step - step0) / (time.perf_counter() - t0),
+                   "replay_size": len(replay)}
+            metrics.write(row)
+            trackers.log(step, row)
+            losses, qs, last_eval = [], [], None
+        new_best = evaluated and float(scores.mean()) > best_eval
+        if new_best:
+            best_eval = float(scores.mean())
+            best_weights = {k: v.detach().clone() for k, v in learner.q.state_dict().items()}
+        if crossed(cfg.checkpoint_every) or new_best:
+            run.save(snapshot(), best=new_best)
+            if time.perf_counter() - last_plot > PLOT_EVERY_S:
+                plot(run)
+                last_plot = time.perf_counter()
+        bar.update(step, ret=np.mean([r for r, _ in recent]) if recent else None,
+                   eval=None if best_eval == -np.inf else best_eval, eps=epsilon,
+                   loss=float(np.mean(losses[-50:])) if losses else None)
+    bar.close()
+    envs.close()
+    run.save(snapshot())
+    plot(run)
+    trackers.close()
+    elapsed = time.perf_counter() - t0
+    train_sps = (step - train_step0) / (time.perf_counter() - train_t0) if train_t0 else None
+    final = best = None
+    if cfg.final_eval and not run.stop:  # fresh episodes, for the last and the best network
+        final = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 20_000,
+                                  cfg.eval_epsilon, n_actions)
+        if best_weights is not None:
+            learner.q.load_state_dict(best_weights)
+            best = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 20_000,
+                                     cfg.eval_epsilon, n_actions)
+    return {"algo": NAME, "env": cfg.env, "steps": step, "train_episodes": episodes,
+            "train_time_s": round(elapsed, 1), "steps_per_s": round((step - step0) / elapsed, 1),
+            "train_phase_steps_per_s": round(train_sps, 1) if train_sps else None,
+            "best_eval_return": best_eval if best_eval > -np.inf else None,
+            "mean_return": float(final.mean()) if final is not None else None,
+            "std_return": float(final.std()) if final is not None else None,
+            "best_checkpoint_mean_return": float(best.mean()) if best is not None else None,
+            "best_checkpoint_std_return": float(best.std()) if best is not None else None,
+            "eval_episodes": cfg.eval_episodes,
+            "replay_bytes_per_transition": round(replay.nbytes / (replay.C * replay.E), 1)}
+
+
+def plot(run: Run) -> None:
+    plot_learning_curve(run.path / "metrics.csv", run.path / "learning_curve.png", PANELS,
+                        title=f"DQN on {run.config.get('env')}")
+
+
+def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learner, Config, int]:
+    cfg = Config(**{k: v for k, v in run.config.items() if k in Config.__dataclass_fields__})
+    env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
+    obs_shape, n_actions = tuple(env.observation_space.shape), int(env.action_space.n)
+    env.close()
+    learner = Learner(cfg, obs_shape, n_actions, device)
+    state = run.load(checkpoint)
+    check_checkpoint_meta(run.checkpoint_path(checkpoint), state["meta"],
+                          network_meta(cfg, obs_shape, n_actions, learner.q))
+    learner.load_state_dict(state)
+    return learner, cfg, n_actions
+
+
+def evaluate(run: Run, args: Any) -> dict[str, Any]:
+    """`rl eval DIR`: raw game scores of the saved agent."""
+    learner, cfg, n_actions = load_learner(run, args.checkpoint)
+    seed = cfg.seed + 30_000 if args.seed is None else args.seed
+    scores = evaluate_episodes(learner, cfg, args.episodes, seed, cfg.eval_epsilon, n_actions)
+    return {"algo": NAME, "env": cfg.env, "checkpoint": args.checkpoint,
+            "mean_return": float(scores.mean()), "std_return": float(scores.std()),
+            "episodes": int(args.episodes), "min_return": float(scores.min()),
+            "max_return": float(scores.max())}

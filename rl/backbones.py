@@ -1,0 +1,194 @@
+"""One family of encoders for every learner: classifiers, DQN's Q-network, self-play's trunk.
+
+`make_backbone(name, in_shape)` returns a module mapping a float batch [B, *in_shape] to
+features [B, out_features]. Input scaling (uint8 -> [0, 1]) is the caller's job, so the same
+weights serve images and frames. Convolutional families are built from one block and a list
+of stage widths, the way torchvision builds VGG and ResNet.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from rl.errors import UserError, did_you_mean
+
+Shape = tuple[int, ...]
+
+
+class Backbone(nn.Module):
+    """A feature extractor that knows its input shape and output size."""
+
+    def __init__(self, body: nn.Module, in_shape: Shape, name: str):
+        super().__init__()
+        self.body = body
+        self.in_shape = tuple(in_shape)
+        self.name = name
+        with torch.no_grad():
+            self.out_features = int(body(torch.zeros(1, *in_shape)).shape[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def _he_init(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def mlp(in_shape: Shape, hidden: Sequence[int] = (256, 256)) -> nn.Module:
+    """For vector observations (CartPole and friends)."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = math.prod(in_shape)
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    return nn.Sequential(*layers)
+
+
+def nature(in_shape: Shape) -> nn.Module:
+    """Mnih et al. 2015: three convolutions, then 512 units. Small inputs get smaller kernels."""
+    c, h, w = in_shape
+    if min(h, w) >= 36:
+        convs = [(32, 8, 4), (64, 4, 2), (64, 3, 1)]
+    else:  # 28x28 digits or 6x7 boards cannot take an 8x8 stride-4 kernel
+        convs = [(32, 3, 1), (64, 3, 1), (64, 3, 1)]
+    layers: list[nn.Module] = []
+    for out, k, s in convs:
+        pad = 0 if min(h, w) >= 36 else 1
+        layers += [nn.Conv2d(c, out, k, s, padding=pad), nn.ReLU()]
+        c = out
+    layers += [nn.Flatten()]
+    body = nn.Sequential(*layers)
+    with torch.no_grad():
+        flat = body(torch.zeros(1, *in_shape)).shape[1]
+    return nn.Sequential(body, nn.Linear(flat, 512), nn.ReLU())
+
+
+def _pool_if_room(size: list[int]) -> nn.Module:
+    """Halve the spatial size while it stays >= 2; boards as small as 3x3 keep their cells."""
+    if min(size) >= 4:
+        size[0] //= 2
+        size[1] //= 2
+        return nn.MaxPool2d(2)
+    return nn.Identity()
+
+
+def deepcnn(in_shape: Shape, dropout: float = 0.5) -> nn.Module:
+    """'Deep Learning from Scratch' ch. 8: 3x3 convs 16-16-32-32-64-64, pool after each pair,
+    a 50-unit hidden layer with dropout, He initialisation (99.38% on MNIST in the book)."""
+    c, h, w = in_shape
+    size = [h, w]
+    layers: list[nn.Module] = []
+    for width in (16, 32, 64):
+        layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(),
+                   nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), _pool_if_room(size)]
+        c = width
+    layers += [nn.Flatten(), nn.Linear(c * size[0] * size[1], 50), nn.ReLU(), nn.Dropout(dropout)]
+    body = nn.Sequential(*layers)
+    _he_init(body)
+    return body
+
+
+VGG_STAGES = {"vgg11": [[64], [128], [256, 256], [512, 512], [512, 512]],
+              "vgg16": [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]}
+
+
+def vgg(in_shape: Shape, stages: Sequence[Sequence[int]], batch_norm: bool = True,
+        width_div: int = 1) -> nn.Module:
+    """VGG: stages of 3x3 convs, max-pool between stages, global average pooling at the end
+    (instead of VGG's 4096-unit layers, so any input size from 3x6x7 to 224x224 works)."""
+    c, h, w = in_shape
+    size = [h, w]
+    layers: list[nn.Module] = []
+    for stage in stages:
+        for width in stage:
+            width //= width_div
+            layers += [nn.Conv2d(c, width, 3, padding=1, bias=not batch_norm)]
+            layers += [nn.BatchNorm2d(width)] if batch_norm else []
+            layers += [nn.ReLU(inplace=True)]
+            c = width
+        layers.append(_pool_if_room(size))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    body = nn.Sequential(*layers)
+    _he_init(body)
+    return body
+
+
+class BasicBlock(nn.Module):
+    """ResNet's two 3x3 convolutions with an identity (or 1x1 projection) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+RESNET_BLOCKS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
+
+
+def resnet(in_shape: Shape, blocks: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512)) -> nn.Module:
+    """ResNet from one block and a list of stage sizes. The stem adapts to the input: ImageNet's
+    7x7/2 conv + max-pool for large images, a 3x3/1 conv for digits, frames and boards."""
+    c, h, w = in_shape
+    if min(h, w) >= 128:
+        stem = [nn.Conv2d(c, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
+                nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+        size = min(h, w) // 4
+    else:
+        stem = [nn.Conv2d(c, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
+                nn.ReLU(inplace=True)]
+        size = min(h, w)
+    layers: list[nn.Module] = list(stem)
+    c = widths[0]
+    for i, (n, width) in enumerate(zip(blocks, widths)):
+        stride = 2 if i > 0 and size >= 4 else 1  # boards stay at full resolution
+        size = size // stride
+        for j in range(n):
+            layers.append(BasicBlock(c, width, stride if j == 0 else 1))
+            c = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    body = nn.Sequential(*layers)
+    for m in body.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return body
+
+
+BACKBONES: dict[str, Callable[[Shape], nn.Module]] = {
+    "mlp": mlp,
+    "nature": nature,
+    "deepcnn": deepcnn,
+    "vgg11": lambda s: vgg(s, VGG_STAGES["vgg11"]),
+    "vgg16": lambda s: vgg(s, VGG_STAGES["vgg16"]),
+    "resnet18": lambda s: resnet(s, RESNET_BLOCKS["resnet18"]),
+    "resnet34": lambda s: resnet(s, RESNET_BLOCKS["resnet34"]),
+    # narrower members of the same families: fast on CPUs and small boards
+    "resnet-small": lambda s: resnet(s, [2, 2], widths=(64, 64)),
+}
+
+
+def make_backbone(name: str, in_shape: Shape) -> Backbone:
+    if name not in BACKBONES:
+        raise UserError(f"unknown backbone {name!r}{did_you_mean(name, BACKBONES)}; "
+                        f"choose from {', '.join(BACKBONES)}")
+    if name != "mlp" and len(in_shape) != 3:
+        raise UserError(f"backbone {name!r} needs image-shaped input (C, H, W), got {in_shape}: "
+                        "use --encoder mlp for vector observations")
+    return Backbone(BACKBONES[name](tuple(in_shape)), tuple(in_shape), name)

@@ -1,0 +1,81 @@
+"""DQN: target math by hand, then tiny-budget runs of the real command on CartPole and Pong."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.dqn import q_targets, td_loss
+from conftest import rl
+from rl.run import load_checkpoint, read_metrics
+
+
+def test_double_dqn_targets_by_hand():
+    q_next_target = torch.tensor([[1.0, 5.0, 2.0], [0.5, 0.0, 3.0]])
+    q_next_online = torch.tensor([[9.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # picks a=0, then a=2
+    returns = torch.tensor([1.0, -1.0])
+    discounts = torch.tensor([0.9 ** 3, 0.0])  # second transition terminated within n steps
+    y = q_targets(q_next_target, q_next_online, returns, discounts)
+    torch.testing.assert_close(y, torch.tensor([1.0 + 0.729 * 1.0, -1.0]))
+    # classic DQN: the target net both picks and evaluates (max = 5)
+    y = q_targets(q_next_target, None, returns, discounts)
+    torch.testing.assert_close(y, torch.tensor([1.0 + 0.729 * 5.0, -1.0]))
+
+
+def test_td_loss_is_weighted_huber_on_taken_actions():
+    q = torch.tensor([[0.0, 2.0], [1.0, 0.0]], requires_grad=True)
+    loss, td = td_loss(q, torch.tensor([1, 0]), torch.tensor([4.5, 1.5]),
+                       torch.tensor([1.0, 0.5]), "huber")
+    torch.testing.assert_close(td, torch.tensor([2.5, 0.5]))
+    # huber: |2.5| -> 2.5 - 0.5 = 2.0; |0.5| -> 0.5 * 0.25 = 0.125, weighted by 0.5
+    assert loss.item() == pytest.approx((2.0 + 0.5 * 0.125) / 2)
+
+
+CARTPOLE = ["train", "dqn", "--env", "CartPole-v1", "--no-progress", "--steps", "3000",
+            "--learning-starts", "500", "--train-freq", "50", "--gradient-steps", "10",
+            "--eval-every", "1500", "--eval-episodes", "2", "--log-every", "500",
+            "--checkpoint-every", "1000"]
+
+
+def test_cartpole_train_eval_resume(workdir: Path):
+    out = rl(*CARTPOLE, "--run-dir", "run", "--save-replay", cwd=workdir, check=True)
+    summary = json.loads(out.stdout)
+    assert summary["steps"] == 3000 and summary["mean_return"] > 0
+    run = workdir / "run"
+    assert [int(r["step"]) for r in read_metrics(run / "metrics.csv")] == list(range(500, 3001, 500))
+    state = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert state["step"] == 3000 and state["replay"]["written"] > 3000
+    assert (run / "learning_curve.png").stat().st_size > 10_000
+
+    ev = json.loads(rl("eval", "run", "--episodes", "3", "--json", cwd=workdir, check=True).stdout)
+    assert ev["episodes"] == 3 and {"mean_return", "std_return"} <= set(ev)
+
+    more = rl("train", "dqn", "--resume", "run", "--steps", "4000", "--no-progress", cwd=workdir,
+              check=True)
+    assert json.loads(more.stdout)["steps"] == 4000
+    steps = [int(r["step"]) for r in read_metrics(run / "metrics.csv")]
+    assert steps == list(range(500, 4001, 500))
+
+
+def test_same_seed_same_cartpole_run(workdir: Path):
+    for name in ("a", "b"):
+        rl(*CARTPOLE, "--steps", "1500", "--run-dir", name, "--threads", "1", cwd=workdir, check=True)
+    keep = ("step", "episodes", "episode_return", "loss", "q_mean", "eval_return")
+    rows = [[{k: r[k] for k in keep} for r in read_metrics(workdir / n / "metrics.csv")]
+            for n in ("a", "b")]
+    assert rows[0] == rows[1] and rows[0][-1]["loss"] != ""
+
+
+def test_pong_smoke(workdir: Path):
+    """The headline job's code path on real Atari frames, with a tiny budget."""
+    out = rl("train", "dqn", "--env", "Pong", "--no-progress", "--steps", "400",
+             "--learning-starts", "200", "--buffer-size", "1000", "--eval-every", "400",
+             "--eval-episodes", "1", "--max-episode-steps", "300", "--log-every", "200",
+             "--run-dir", "pong", cwd=workdir, check=True, timeout=600)
+    summary = json.loads(out.stdout)
+    assert summary["steps"] == 400 and summary["replay_bytes_per_transition"] <= 7_200
+    assert -21 <= summary["mean_return"] <= 21
+    videos = list((workdir / "pong" / "videos").glob("*.mp4"))
+    assert videos and videos[0].stat().st_size > 1000
+    meta = load_checkpoint(workdir / "pong" / "checkpoints" / "latest.pt")["meta"]
+    assert meta["obs_shape"] == [4, 84, 84] and meta["encoder"] == "nature"
