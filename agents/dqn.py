@@ -45,7 +45,10 @@ class Config:
     seed: int = opt(0, "seed for networks, exploration, replay and envs", min=0)
     steps: int = opt(10_000_000, "agent steps (env steps summed over --num-envs)", min=1,
                      resumable=True)
-    num_envs: int = opt(1, "parallel envs (async subprocesses for Atari)", min=1)
+    num_envs: int = opt(1, "parallel envs", min=1)
+    vec_env: Literal["auto", "sync", "async"] = opt(
+        "auto", "async steps envs in subprocesses while the learner trains; auto: async for "
+        "several Atari envs, sync for one (on few cores a subprocess fights torch's threads)")
     encoder: str = opt("auto", "backbone: nature, resnet18, ... (auto: nature for frames, mlp for vectors)")
     # Atari preprocessing
     sticky_actions: float = opt(0.0, "ALE repeat_action_probability (0 like the Nature/CleanRL/RL Zoo "
@@ -105,13 +108,17 @@ class Config:
 
 
 # Presets by env family, applied under YAML and flags (like RL Zoo's per-env hyperparameters).
-# Classic control: RL Zoo's tuned CartPole-v1 DQN (500 +/- 0 after 50k steps).
+# Classic control: RL Zoo's tuned CartPole-v1 DQN (batch 64, 128 gradient steps every 256 env
+# steps, target every 10 steps, epsilon to 0.04 over 16% of 100k steps), made steady by three
+# changes measured here (experiments/results/dqn-cartpole.md): lr 1e-3 annealed to 0 instead of
+# a constant 2.3e-3, a dueling head and 3-step returns. Without them the greedy policy swings
+# between 500 and ~50 late in training.
 CLASSIC_PRESET: dict[str, Any] = {
-    "buffer_size": 100_000, "batch_size": 64, "lr": 2.3e-3, "adam_eps": 1e-8, "n_step": 1,
-    "dueling": False, "learning_starts": 1_000, "train_freq": 256, "gradient_steps": 128,
-    "target_update": 10, "epsilon_end": 0.04, "epsilon_steps": 16_000, "reward_clip": False,
-    "eval_every": 10_000, "eval_episodes": 10, "log_every": 1_000, "checkpoint_every": 10_000,
-    "steps": 100_000, "eval_epsilon": 0.0,
+    "buffer_size": 100_000, "batch_size": 64, "lr": 1e-3, "lr_end": 0.0, "adam_eps": 1e-8,
+    "n_step": 3, "dueling": True, "learning_starts": 1_000, "train_freq": 256,
+    "gradient_steps": 128, "target_update": 10, "epsilon_end": 0.04, "epsilon_steps": 16_000,
+    "reward_clip": False, "eval_every": 10_000, "eval_episodes": 10, "log_every": 1_000,
+    "checkpoint_every": 10_000, "steps": 100_000, "eval_epsilon": 0.0,
 }
 
 
@@ -182,7 +189,8 @@ class Learner:
         if self.channels_last:  # oneDNN and cuDNN convolutions are faster in NHWC
             self.q = self.q.to(memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
-        self.opt = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        # fused Adam: one kernel for all parameters instead of a loop of small ops (~10% faster)
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         self.forward = torch.compile(self.q) if cfg.compile else self.q
         self.amp = cfg.amp and self.device.type == "cuda"
         self.pin = self.device.type == "cuda"
@@ -283,8 +291,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     atari = is_atari(cfg.env)
-    envs = make_vector_env(cfg.env, cfg.num_envs, atari=atari_options(cfg), asynchronous=atari,
-                           max_episode_steps=cfg.max_episode_steps)
+    asynchronous = cfg.vec_env == "async" or (cfg.vec_env == "auto" and atari and cfg.num_envs > 1)
+    envs = make_vector_env(cfg.env, cfg.num_envs, atari=atari_options(cfg),
+                           asynchronous=asynchronous, max_episode_steps=cfg.max_episode_steps)
     obs_shape = tuple(envs.single_observation_space.shape)
     if not hasattr(envs.single_action_space, "n"):
         raise UserError(f"{cfg.env} has continuous actions: DQN needs a Discrete action space")
@@ -331,7 +340,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     replay.start(newest_frames(obs, stacked))
     autoreset = np.zeros(cfg.num_envs, dtype=bool)
     ep_return, ep_len = np.zeros(cfg.num_envs), np.zeros(cfg.num_envs, dtype=int)
-    losses, qs, last_eval, best_weights = [], [], None, None
+    losses, qs, last_eval, best_weights, eval_time = [], [], None, None, 0.0
     t0, step0, last_plot, train_t0, train_step0 = time.perf_counter(), step, time.perf_counter(), None, 0
     bar = TrainingProgress(cfg.steps, step, label=f"{NAME} {cfg.env}", enabled=opts.progress)
     run.stop.install()
@@ -343,7 +352,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         n_updates = ((step + cfg.num_envs) // cfg.train_freq - step // cfg.train_freq) * cfg.gradient_steps
         if step >= cfg.learning_starts and replay.can_sample():
             if train_t0 is None:
-                train_t0, train_step0 = time.perf_counter(), step
+                train_t0, train_step0, eval_time = time.perf_counter(), step, 0.0
             learner.set_lr(lr_at(step))
             for _ in range(n_updates):
                 batch = replay.sample(cfg.batch_size, beta_at(step - cfg.learning_starts))
@@ -374,12 +383,15 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         if cfg.tau >= 1.0 and step // cfg.target_update > prev // cfg.target_update:
             learner.sync_target()
         crossed = lambda every: step // every > prev // every or step >= cfg.steps
-        evaluated = crossed(cfg.eval_every)
+        evaluated = step // cfg.eval_every > prev // cfg.eval_every or \
+            (step >= cfg.steps and cfg.final_eval)
         if evaluated:
+            t_eval = time.perf_counter()
             scores = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 10_000,
                                        cfg.eval_epsilon, n_actions, video_dir=run.path / "videos",
                                        video_prefix=f"step{step:09d}")
             last_eval = scores
+            eval_time += time.perf_counter() - t_eval
         if crossed(cfg.log_every):
             row = {"step": step, "episodes": episodes,
                    "episode_return": np.mean([r for r, _ in recent]) if recent else None,
@@ -411,7 +423,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     plot(run)
     trackers.close()
     elapsed = time.perf_counter() - t0
-    train_sps = (step - train_step0) / (time.perf_counter() - train_t0) if train_t0 else None
+    # throughput of the training phase (after learning starts), evaluation time excluded
+    train_sps = ((step - train_step0) / (time.perf_counter() - train_t0 - eval_time)
+                 if train_t0 else None)
     final = best = None
     if cfg.final_eval and not run.stop:  # fresh episodes, for the last and the best network
         final = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 20_000,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -192,3 +193,29 @@ def make_backbone(name: str, in_shape: Shape) -> Backbone:
         raise UserError(f"backbone {name!r} needs image-shaped input (C, H, W), got {in_shape}: "
                         "use --encoder mlp for vector observations")
     return Backbone(BACKBONES[name](tuple(in_shape)), tuple(in_shape), name)
+
+
+def load_encoder(backbone: Backbone, checkpoint: Path) -> None:
+    """Copy the backbone weights of any of our checkpoints (classifier, DQN, self-play) into
+    `backbone`. Refuses another backbone or input shape, naming both."""
+    from rl.run import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    meta = state.get("meta", {})
+    source = {k[len("backbone."):]: v for k, v in state.get("model", {}).items()
+              if k.startswith("backbone.")}
+    if not source:
+        raise UserError(f"{checkpoint} holds no backbone weights")
+    theirs = meta.get("encoder") or meta.get("backbone")
+    if theirs and theirs != backbone.name:
+        raise UserError(f"{checkpoint} has a {theirs!r} backbone, this model uses {backbone.name!r}")
+    if meta.get("obs_shape") and tuple(meta["obs_shape"]) != backbone.in_shape:
+        raise UserError(f"{checkpoint} was trained on inputs of shape {tuple(meta['obs_shape'])}, "
+                        f"this model takes {backbone.in_shape}")
+    own = backbone.state_dict()
+    for key, value in own.items():
+        if key not in source or tuple(source[key].shape) != tuple(value.shape):
+            got = tuple(source[key].shape) if key in source else "missing"
+            raise UserError(f"{checkpoint}: backbone weight {key} is {got}, this model needs "
+                            f"{tuple(value.shape)}")
+    backbone.load_state_dict(source)

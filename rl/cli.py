@@ -74,6 +74,8 @@ def main_parser() -> Parser:
     ev.add_argument("--checkpoint", default="best",
                     help="best, latest, or a path to a checkpoint file (default best)")
     ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
+    ev.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="all",
+                    help="classifiers: numeric precision(s) to report accuracy at (default all)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("envs", help="list the environment ids that --env accepts")
     bench = sub.add_parser("bench", help="measure us against the reference implementation",

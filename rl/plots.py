@@ -9,6 +9,10 @@ import numpy as np
 from rl.run import atomic_write_bytes, read_metrics
 
 
+# schedules and running averages are already smooth: plotted as they are
+UNSMOOTHED = {"epsilon", "lr", "q_mean", "replay_size", "eval_return", "eval_success"}
+
+
 def _column(rows: list[dict[str, str]], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
     pairs = [(float(r[x]), float(r[y])) for r in rows if r.get(y) not in (None, "", "nan")]
     if not pairs:
@@ -46,7 +50,7 @@ def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple
             xs, ys = _column(rows, x, name)
             if xs.size == 0:
                 continue
-            if xs.size > 20:
+            if xs.size > 20 and name not in UNSMOOTHED:
                 ax.plot(xs, ys, alpha=0.25, lw=0.8)
                 ax.plot(xs, smooth(ys, max(xs.size // 20, 2)), lw=1.8, label=name,
                         color=ax.lines[-1].get_color())

@@ -1,0 +1,298 @@
+"""Supervised image classification with the shared backbones (MNIST, Fashion-MNIST, CIFAR-10).
+
+classifier = backbone + ClassifierHead. Data sits in memory as uint8 and is scaled and
+augmented per batch on the device. Outputs: learning curves, a confusion matrix and a grid of
+misclassified test images; `rl eval DIR` reports accuracy in fp32, bf16 and fp16.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rl.backbones import load_encoder, make_backbone
+from rl.config import opt
+from rl.datasets import DATASETS, ImageData, load_dataset
+from rl.errors import UserError, did_you_mean
+from rl.heads import ClassifierHead
+from rl.plots import plot_learning_curve
+from rl.progress import TrainingProgress
+from rl.run import Run, RunOptions, atomic_write_bytes, check_checkpoint_meta
+from rl.tracking import Trackers
+
+NAME = "classifier"
+COLUMNS = ["step", "epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+           "images_per_s"]
+PANELS = [("train_loss", "test_loss"), ("train_accuracy", "test_accuracy"), ("lr",)]
+
+
+@dataclass
+class Config:
+    backbone: str = opt("deepcnn", "deepcnn, nature, vgg11, vgg16, resnet18, resnet34, ...")
+    dataset: str = opt("mnist-10k", f"one of {', '.join(DATASETS)}")
+    data_dir: str | None = opt(None, "folder holding <dataset>/ files (default $RL_DATA_DIR or "
+                               "~/.cache/rl/data)")
+    download: bool = opt(False, "fetch missing files from the canonical mirrors")
+    seed: int = opt(0, "seed for weights, shuffling, augmentation and dropout", min=0)
+    epochs: int = opt(12, "passes over the training set", min=1, resumable=True)
+    batch_size: int = opt(100, "minibatch size", min=1)
+    optimizer: Literal["adam", "sgd"] = opt("adam", "Adam, or SGD with Nesterov momentum")
+    lr: float = opt(2e-3, "peak learning rate", min=0.0, min_exclusive=True)
+    momentum: float = opt(0.9, "SGD momentum", min=0.0, max=1.0)
+    weight_decay: float = opt(0.0, "L2 weight decay (decoupled for Adam: AdamW)", min=0.0)
+    schedule: Literal["cosine", "constant"] = opt("cosine", "learning-rate schedule over all steps")
+    augment: bool = opt(True, "random shifts and rotations (digits), crops and flips (CIFAR)")
+    amp: bool = opt(False, "bfloat16 autocast on CUDA")
+    init_encoder: str | None = opt(None, "checkpoint whose backbone weights start this model "
+                                   "(any of ours: classifier, DQN, self-play)")
+    freeze_encoder: bool = opt(False, "train the head only")
+    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
+
+    def check(self) -> None:
+        if self.dataset not in DATASETS:
+            raise UserError(f"unknown dataset {self.dataset!r}{did_you_mean(self.dataset, DATASETS)}"
+                            f"; choose from {', '.join(DATASETS)}")
+        if self.freeze_encoder and not self.init_encoder:
+            raise UserError("--freeze-encoder needs --init-encoder CKPT (a frozen random "
+                            "encoder learns nothing)")
+
+    def run_name(self) -> str:
+        return f"{NAME}-{self.backbone}-{self.dataset}"
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: nn.Module, n_classes: int):
+        super().__init__()
+        self.backbone = backbone
+        self.head = ClassifierHead(backbone.out_features, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def scale(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255.0)
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, kind: str) -> torch.Tensor:
+    """Batched on-device augmentation: one affine warp (digits) or crop + flip (colour images)."""
+    n = x.shape[0]
+    if kind == "digits":  # shifts of up to 2 px and rotations of up to 10 degrees
+        angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(10)
+        shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 / x.shape[-1] * 2)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                             torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(x.device)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+    # colour: 4-px padded random crop and horizontal flip (the CIFAR standard)
+    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
+    i, j = torch.randint(0, 9, (2,), generator=gen).tolist()
+    out = padded[:, :, i:i + x.shape[2], j:j + x.shape[3]]
+    flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+def build_model(cfg: Config, data: ImageData) -> Classifier:
+    return Classifier(make_backbone(cfg.backbone, data.shape), len(data.classes))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.dtype = torch.float32,
+            batch: int = 1000) -> torch.Tensor:
+    model.eval()
+    logits = []
+    for i in range(0, len(x), batch):
+        xb = scale(x[i:i + batch].to(device)).to(dtype)
+        logits.append(model(xb).float().cpu())
+    return torch.cat(logits)
+
+
+def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(opts.device)
+    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.download)
+    model = build_model(cfg, data).to(device)
+    if cfg.init_encoder:
+        load_encoder(model.backbone, Path(cfg.init_encoder))
+    if cfg.freeze_encoder:
+        model.backbone.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt_ = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            if cfg.optimizer == "adam" else
+            torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                            weight_decay=cfg.weight_decay))
+    steps_per_epoch = math.ceil(len(data.train_x) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    lr_at = (lambda s: cfg.lr * 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0)))) \
+        if cfg.schedule == "cosine" else (lambda s: cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    meta = {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
+            "obs_shape": list(data.shape), "classes": len(data.classes)}
+    epoch, step, best, keep_rows, train_time = 0, 0, -1.0, None, 0.0
+    if resume and run.has_checkpoint():
+        state = run.load()
+        check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
+        model.load_state_dict(state["model"])
+        opt_.load_state_dict(state["optimizer"])
+        epoch, step, best = state["epoch"], state["step"], state["best_accuracy"]
+        train_time = state["train_time_s"]
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        keep_rows = state["meta"]["metrics_rows"]
+    metrics = run.open_metrics(COLUMNS, keep_rows=keep_rows)
+    trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
+                        resume_step=step if resume else None)
+    kind = "digits" if data.shape[0] == 1 else "colour"
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    bar = TrainingProgress(total, step, label=f"{cfg.backbone} {cfg.dataset}", enabled=opts.progress,
+                           unit="batches")
+    run.stop.install()
+    images = 0
+    while epoch < cfg.epochs and not run.stop:
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(train_x), generator=gen).to(device)
+        loss_sum, correct, seen = 0.0, 0, 0
+        for i in range(0, len(perm), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb, yb = scale(train_x[idx]), train_y[idx]
+            if cfg.augment:
+                xb = augment(xb, gen, kind)
+            for group in opt_.param_groups:
+                group["lr"] = lr_at(step)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+                logits = model(xb)
+                loss = F.cross_entropy(logits.float(), yb)
+            opt_.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_.step()
+            step += 1
+            loss_sum += loss.item() * len(yb)
+            correct += (logits.argmax(1) == yb).sum().item()
+            seen += len(yb)
+            bar.update(step, epoch=epoch + 1, loss=loss.item())
+            if run.stop:
+                break
+        if run.stop:
+            break  # an unfinished epoch is redone on resume
+        train_time += time.perf_counter() - t0
+        images += seen
+        epoch += 1
+        logits = predict(model, data.test_x, device)
+        test_loss = F.cross_entropy(logits, data.test_y).item()
+        test_acc = (logits.argmax(1) == data.test_y).float().mean().item()
+        row = {"step": step, "epoch": epoch, "lr": lr_at(step), "train_loss": loss_sum / seen,
+               "train_accuracy": correct / seen, "test_loss": test_loss,
+               "test_accuracy": test_acc, "images_per_s": seen / (time.perf_counter() - t0)}
+        metrics.write(row)
+        trackers.log(step, row)
+        bar.update(step, force=True, epoch=epoch, loss=loss_sum / seen, test_acc=test_acc)
+        new_best = test_acc > best
+        best = max(best, test_acc)
+        run.save({"meta": meta, "model": model.state_dict(), "optimizer": opt_.state_dict(),
+                  "epoch": epoch, "step": step, "best_accuracy": best, "train_time_s": train_time,
+                  "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}, best=new_best)
+        plot(run)
+    bar.close()
+    trackers.close()
+    if run.stop:
+        return {}
+    logits = predict(model, data.test_x, device)
+    pred = logits.argmax(1)
+    write_figures(run.path, data, pred)
+    return {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset, "epochs": epoch,
+            "train_images": len(data.train_x), "test_images": len(data.test_x),
+            "test_accuracy": (pred == data.test_y).float().mean().item(),
+            "best_test_accuracy": best, "train_time_s": round(train_time, 1),
+            "images_per_s": round(images / max(train_time, 1e-9), 1),
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def plot(run: Run) -> None:
+    plot_learning_curve(run.path / "metrics.csv", run.path / "learning_curve.png", PANELS,
+                        title=f"{run.config.get('backbone')} on {run.config.get('dataset')}",
+                        x="epoch")
+
+
+def write_figures(folder: Path, data: ImageData, pred: torch.Tensor, limit: int = 20) -> None:
+    """confusion_matrix.png and misclassified.png (true -> predicted, as in the book's fig. 8-2)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(data.classes)
+    cm = np.zeros((n, n), dtype=int)
+    np.add.at(cm, (data.test_y.numpy(), pred.numpy()), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(cm, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j]:
+                ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(n), data.classes, rotation=45, fontsize=8)
+    ax.set_yticks(range(n), data.classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix, {data.name} test ({len(pred)} images)")
+    fig.colorbar(im)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(folder / "confusion_matrix.png", buf.getvalue())
+
+    wrong = torch.nonzero(pred != data.test_y).flatten()[:limit].tolist()
+    cols = 5
+    rows = max(math.ceil(len(wrong) / cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        img = data.test_x[i].permute(1, 2, 0).numpy()
+        ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray_r" if img.shape[2] == 1 else None)
+        ax.set_title(f"{data.classes[data.test_y[i]]} -> {data.classes[pred[i]]}", fontsize=9,
+                     color="crimson")
+    fig.suptitle(f"misclassified test images ({int((pred != data.test_y).sum())} of {len(pred)})")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(folder / "misclassified.png", buf.getvalue())
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def evaluate(run: Run, args: Any) -> dict[str, Any]:
+    """`rl eval DIR [--precision fp32|bf16|fp16|all]`: test accuracy at each precision."""
+    cfg = Config(**{k: v for k, v in run.config.items() if k in Config.__dataclass_fields__})
+    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None)
+    model = build_model(cfg, data)
+    state = run.load(args.checkpoint)
+    check_checkpoint_meta(run.checkpoint_path(args.checkpoint), state["meta"],
+                          {"algo": NAME, "backbone": cfg.backbone, "obs_shape": list(data.shape)})
+    model.load_state_dict(state["model"])
+    wanted = list(PRECISIONS) if getattr(args, "precision", "all") == "all" else [args.precision]
+    out: dict[str, Any] = {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
+                           "checkpoint": args.checkpoint, "test_images": len(data.test_x)}
+    for name in wanted:
+        m = build_model(cfg, data)
+        m.load_state_dict(state["model"])
+        m = m.to(PRECISIONS[name])
+        pred = predict(m, data.test_x, torch.device("cpu"), PRECISIONS[name]).argmax(1)
+        out[f"accuracy_{name}"] = (pred == data.test_y).float().mean().item()
+    return out
