@@ -208,9 +208,9 @@ class Run:
             path.mkdir(parents=True, exist_ok=True)
             (path / "checkpoints").mkdir(exist_ok=True)
             atomic_write_text(path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-        except PermissionError:
-            raise UserError(f"cannot write to {path}: permission denied (choose another "
-                            "--run-dir)") from None
+        except OSError as e:
+            raise UserError(f"cannot create run directory {path}: {e.strerror.lower()} "
+                            "(choose another --run-dir)") from None
         run = cls(path, config)
         run.created_root = created_root
         return run
