@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rl.backbones import load_encoder, make_backbone
+from rl.backbones import check_backbone, load_encoder, make_backbone
 from rl.config import opt
 from rl.datasets import DATASETS, ImageData, load_dataset
 from rl.errors import UserError, did_you_mean
@@ -56,6 +56,7 @@ class Config:
     threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
 
     def check(self) -> None:
+        check_backbone(self.backbone)
         if self.dataset not in DATASETS:
             raise UserError(f"unknown dataset {self.dataset!r}{did_you_mean(self.dataset, DATASETS)}"
                             f"; choose from {', '.join(DATASETS)}")
@@ -160,6 +161,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     images = 0
     while epoch < cfg.epochs and not run.stop:
         model.train()
+        if cfg.freeze_encoder:  # frozen means frozen: batch-norm statistics too
+            model.backbone.eval()
         t0 = time.perf_counter()
         perm = torch.randperm(len(train_x), generator=gen).to(device)
         loss_sum, correct, seen = 0.0, 0, 0

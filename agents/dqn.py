@@ -8,10 +8,12 @@ device as uint8 and are scaled there, and replay stores each frame once (rl.repl
 from __future__ import annotations
 
 import copy
+import sys
 import time
 import warnings
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -21,7 +23,7 @@ from torch import nn
 
 from envs import make_single_env, make_vector_env
 from envs.atari import AtariOptions, atari_id
-from rl.backbones import make_backbone
+from rl.backbones import check_backbone, load_encoder, make_backbone
 from rl.config import opt
 from rl.errors import UserError
 from rl.heads import QHead
@@ -92,6 +94,9 @@ class Config:
     checkpoint_every: int = opt(100_000, "agent steps between checkpoints", min=1, resumable=True)
     save_replay: bool = opt(False, "store the replay with each checkpoint, so --resume keeps it",
                             resumable=True)
+    init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the Q-network "
+                                   "(a classifier's, another DQN's, ...)")
+    freeze_encoder: bool = opt(False, "train the Q head only (needs --init-encoder)")
     amp: bool = opt(False, "bfloat16 autocast on CUDA")
     compile: bool = opt(False, "torch.compile the Q-network")
     threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
@@ -100,6 +105,10 @@ class Config:
         if self.batch_size > self.buffer_size:
             raise UserError(f"--batch-size ({self.batch_size}) is larger than --buffer-size "
                             f"({self.buffer_size})")
+        if self.encoder != "auto":
+            check_backbone(self.encoder)
+        if self.freeze_encoder and not self.init_encoder:
+            raise UserError("--freeze-encoder needs --init-encoder CKPT")
         if self.epsilon_end > self.epsilon:
             raise UserError(f"--epsilon-end ({self.epsilon_end}) exceeds --epsilon ({self.epsilon})")
 
@@ -184,13 +193,19 @@ class Learner:
 
     def __init__(self, cfg: Config, obs_shape: tuple[int, ...], n_actions: int, device: str):
         self.cfg, self.device = cfg, torch.device(device)
-        self.q = build_network(cfg, obs_shape, n_actions).to(self.device)
+        self.q = build_network(cfg, obs_shape, n_actions)
+        if cfg.init_encoder:
+            load_encoder(self.q.backbone, Path(cfg.init_encoder))
+        if cfg.freeze_encoder:
+            self.q.backbone.requires_grad_(False)
+        self.q = self.q.to(self.device)
         self.channels_last = len(obs_shape) == 3
         if self.channels_last:  # oneDNN and cuDNN convolutions are faster in NHWC
             self.q = self.q.to(memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         # fused Adam: one kernel for all parameters instead of a loop of small ops (~10% faster)
-        self.opt = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
+        trainable = [p for p in self.q.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(trainable, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         self.forward = torch.compile(self.q) if cfg.compile else self.q
         self.amp = cfg.amp and self.device.type == "cuda"
         self.pin = self.device.type == "cuda"
@@ -230,7 +245,7 @@ class Learner:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.q.parameters(), self.cfg.max_grad_norm)
+            nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], self.cfg.max_grad_norm)
         self.opt.step()
         return loss.item(), q.detach().mean().item(), td.cpu().numpy()
 
@@ -257,12 +272,36 @@ def newest_frames(obs: np.ndarray, stacked: bool) -> np.ndarray:
     return obs[:, -1] if stacked else obs
 
 
+def can_render(env: Any) -> bool:
+    """A recording must never fail a run: without a renderer (pygame for classic control) we
+    warn once and evaluate without video."""
+    import gymnasium as gym
+
+    try:
+        env.reset(seed=0)
+        env.render()
+        return True
+    except gym.error.DependencyNotInstalled as e:
+        global _warned_render
+        if not _warned_render:
+            print(f"warning: no videos: {e}", file=sys.stderr)
+            _warned_render = True
+        return False
+
+
+_warned_render = False
+
+
 def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
                       epsilon: float, n_actions: int, video_dir: Any = None,
                       video_prefix: str = "eval") -> np.ndarray:
     """Raw game scores of `episodes` episodes (the first one recorded to MP4 if video_dir)."""
     env = make_single_env(cfg.env, atari_options(cfg), render_mode="rgb_array" if video_dir else None,
                           max_episode_steps=cfg.max_episode_steps)
+    if video_dir is not None and not can_render(env):
+        env.close()
+        env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
+        video_dir = None
     if video_dir is not None:
         from gymnasium.wrappers import RecordVideo
 
@@ -347,7 +386,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     while step < cfg.steps and not run.stop:
         epsilon = epsilon_at(step) if step >= cfg.learning_starts else 1.0
         actions = learner.act(obs, epsilon, rng, n_actions)
-        envs.step_async(actions) if hasattr(envs, "step_async") else None
+        if asynchronous:
+            envs.step_async(actions)
         # train while the env subprocesses step (the replay does not hold this step yet)
         n_updates = ((step + cfg.num_envs) // cfg.train_freq - step // cfg.train_freq) * cfg.gradient_steps
         if step >= cfg.learning_starts and replay.can_sample():
@@ -362,7 +402,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 qs.append(q_mean)
                 if cfg.tau < 1.0:
                     learner.sync_target()
-        if hasattr(envs, "step_wait"):
+        if asynchronous:
             next_obs, rewards, terminated, truncated, _ = envs.step_wait()
         else:
             next_obs, rewards, terminated, truncated, _ = envs.step(actions)

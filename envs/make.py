@@ -23,7 +23,9 @@ def resolve_env_id(name: str) -> str:
     name = ALIASES.get(name, name)
     if name in gym.registry:
         return name
-    ids = sorted(gym.registry)
+    from envs.atari import atari_games
+
+    ids = sorted(gym.registry) + atari_games()  # short Atari names (Pong) are what people type
     raise UserError(f"unknown environment {name!r}{did_you_mean(name, ids)}; "
                     "see `rl envs` for the list")
 

@@ -185,10 +185,14 @@ BACKBONES: dict[str, Callable[[Shape], nn.Module]] = {
 }
 
 
-def make_backbone(name: str, in_shape: Shape) -> Backbone:
+def check_backbone(name: str) -> None:
     if name not in BACKBONES:
         raise UserError(f"unknown backbone {name!r}{did_you_mean(name, BACKBONES)}; "
                         f"choose from {', '.join(BACKBONES)}")
+
+
+def make_backbone(name: str, in_shape: Shape) -> Backbone:
+    check_backbone(name)
     if name != "mlp" and len(in_shape) != 3:
         raise UserError(f"backbone {name!r} needs image-shaped input (C, H, W), got {in_shape}: "
                         "use --encoder mlp for vector observations")

@@ -64,7 +64,7 @@ def main_parser() -> Parser:
     algos = "\n".join(f"  {n:<12} {d}" for n, (_, d) in ALGORITHMS.items())
     train = sub.add_parser("train", help="train an agent; `rl train ALGO --help` lists its options",
                            description=f"Train an agent.\n\nalgorithms:\n{algos}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("algo", nargs="?", help="algorithm name")
     train.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ev = sub.add_parser("eval", help="evaluate a trained run", description="Evaluate the agent "
@@ -222,8 +222,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_envs() -> int:
     import gymnasium as gym
 
+    from envs.atari import atari_games
+
+    games = atari_games()  # registers ALE's ids too
     for env_id in sorted(gym.registry):
         print(env_id)
+    print(f"\nAtari games by short name (DQN preprocessing): {' '.join(games)}")
     return 0
 
 

@@ -24,6 +24,16 @@ CASES = [
     (["eval", "nowhere"], "not a run directory"),
     (["eval", "corrupt", "--json"], "corrupt or truncated"),
     (["train", "qlearning", "--resume", "corrupt"], "corrupt or truncated"),
+    (["train", "classifier", "--backbone", "resnet19"], "did you mean 'resnet18'"),
+    (["train", "classifier", "--dataset", "mnist10k"], "did you mean 'mnist-10k'"),
+    (["train", "classifier", "--data-dir", "nowhere"], "t10k-images-idx3-ubyte.gz not found"),
+    (["train", "classifier", "--freeze-encoder"], "needs --init-encoder"),
+    (["train", "dqn", "--batch-size", "64", "--buffer-size", "32"], "larger than --buffer-size"),
+    (["train", "dqn", "--env", "Pongg"], "did you mean"),
+    (["train", "dqn", "--env", "Pendulum-v1", "--steps", "10"], "Discrete action space"),
+    (["train", "dqn", "--encoder", "natrue"], "did you mean 'nature'"),
+    (["train", "dqn", "--env", "CartPole-v1", "--resume", "corrupt"], "is a qlearning run"),
+    (["bench", "qq"], "choose from dqn"),
 ]
 
 

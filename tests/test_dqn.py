@@ -79,3 +79,17 @@ def test_pong_smoke(workdir: Path):
     assert videos and videos[0].stat().st_size > 1000
     meta = load_checkpoint(workdir / "pong" / "checkpoints" / "latest.pt")["meta"]
     assert meta["obs_shape"] == [4, 84, 84] and meta["encoder"] == "nature"
+
+
+def test_encoder_transfer_between_runs(workdir: Path):
+    rl(*CARTPOLE, "--steps", "1000", "--run-dir", "a", cwd=workdir, check=True)
+    rl(*CARTPOLE, "--steps", "1500", "--run-dir", "b", "--init-encoder", "a/checkpoints/latest.pt",
+       "--freeze-encoder", cwd=workdir, check=True)
+    a = load_checkpoint(workdir / "a/checkpoints/latest.pt")["model"]
+    b = load_checkpoint(workdir / "b/checkpoints/latest.pt")["model"]
+    shared = [k for k in a if k.startswith("backbone.")]
+    assert shared and all(torch.equal(a[k], b[k]) for k in shared)
+    assert not torch.equal(a["head.advantage.weight"], b["head.advantage.weight"])
+    bad = rl(*CARTPOLE, "--run-dir", "c", "--encoder", "nature", "--init-encoder",
+             "a/checkpoints/latest.pt", cwd=workdir)
+    assert bad.returncode == 2 and "image-shaped" in bad.stderr
