@@ -188,6 +188,12 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
         if fresh and not run.has_checkpoint():
             run.discard()
         raise
+    except FloatingPointError as e:  # diverged: keep the last good checkpoint, say so
+        kept = (f"the last good checkpoint is {run.checkpoint_path()}" if run.has_checkpoint()
+                else "no checkpoint had been written yet")
+        print(f"rl: error: training diverged ({e}); {kept} (try a lower --lr or "
+              "--max-grad-norm)", file=sys.stderr)
+        return 3
     finally:
         run.close()
     if run.stop:

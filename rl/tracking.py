@@ -26,6 +26,17 @@ def wandb_logged_in() -> bool:
         return False
 
 
+def reachable(host: str, port: int = 443, timeout: float = 2.0) -> bool:
+    """Logged in but offline must not mean a run that waits on the network."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 class Trackers:
     """Fans numeric metrics out to TensorBoard and wandb."""
 
@@ -46,7 +57,8 @@ class Trackers:
                 os.environ.setdefault("WANDB_SILENT", "true")
                 import wandb as wb
 
-                mode = os.environ.get("WANDB_MODE") or ("online" if wandb_logged_in() else "offline")
+                online = wandb_logged_in() and reachable("api.wandb.ai")
+                mode = os.environ.get("WANDB_MODE") or ("online" if online else "offline")
                 self._wandb = wb.init(project="rl", dir=str(run_dir), config=config, mode=mode,
                                       name=run_dir.name, id=run_dir.name.replace("/", "-"),
                                       resume="allow", reinit=True)

@@ -93,3 +93,12 @@ def test_encoder_transfer_between_runs(workdir: Path):
     bad = rl(*CARTPOLE, "--run-dir", "c", "--encoder", "nature", "--init-encoder",
              "a/checkpoints/latest.pt", cwd=workdir)
     assert bad.returncode == 2 and "image-shaped" in bad.stderr
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_checkpoint(workdir: Path):
+    proc = rl(*CARTPOLE, "--run-dir", "run", "--lr", "1e30", "--lr-end", "1e30", "--loss", "mse",
+              "--max-grad-norm", "0", "--checkpoint-every", "100", cwd=workdir)
+    assert proc.returncode == 3 and "training diverged" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "the last good checkpoint is run/checkpoints/latest.pt" in proc.stderr
+    assert load_checkpoint(workdir / "run" / "checkpoints" / "latest.pt")["step"] <= 500

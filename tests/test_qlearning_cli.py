@@ -79,3 +79,12 @@ def test_resume_can_extend_the_budget_but_not_change_the_problem(workdir: Path):
               cwd=workdir, check=True)
     assert json.loads(more.stdout)["steps"] == 25000
     assert load_checkpoint(workdir / "run" / "checkpoints" / "latest.pt")["step"] == 25000
+
+
+def test_tensorboard_and_offline_wandb(workdir: Path):
+    """Both trackers write their files; wandb stays offline (no network here) and never fails a run."""
+    rl("train", "qlearning", "--env", "FrozenLake-v1", "--run-dir", "run", "--tensorboard",
+       "--wandb", *FAST, cwd=workdir, check=True)
+    events = list((workdir / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    assert list((workdir / "run" / "wandb").glob("offline-run-*"))
