@@ -80,3 +80,56 @@ def bench_dqn(env: str = "Pong", steps: int = 2_000, learning_starts: int = 1_00
             "sps_ratio": round(ours["sps"] / sb3["sps"], 3),
             "ours_bytes_per_transition": round(ours["bytes_per_transition"], 1),
             "sb3_bytes_per_transition": round(sb3["bytes_per_transition"], 1)}
+
+
+def _plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                lr: float, seed: int) -> float:
+    """The reference: the shortest correct PyTorch training loop, images per second."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    t0 = time.perf_counter()
+    perm = torch.randperm(len(x), generator=gen)
+    for i in range(0, len(x), batch_size):
+        idx = perm[i:i + batch_size]
+        loss = torch.nn.functional.cross_entropy(model(x[idx].float() / 255), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return len(x) / (time.perf_counter() - t0)
+
+
+def bench_classifier(backbone: str = "deepcnn", dataset: str = "mnist-10k",
+                     data_dir: Path | None = None, batch_size: int = 100,
+                     epochs: int = 2, seed: int = 0) -> dict[str, Any]:
+    """Our `rl train classifier` loop vs a plain loop, same model, data, batch and optimiser
+    (Adam, no augmentation, constant lr), one after the other in this process."""
+    from agents import classifier
+    from rl.config import build_config
+    from rl.datasets import load_dataset
+    from rl.run import Run, RunOptions
+
+    cfg = build_config(classifier.Config, {
+        "backbone": backbone, "dataset": dataset, "batch_size": batch_size, "epochs": epochs,
+        "augment": False, "schedule": "constant", "lr": 1e-3, "seed": seed,
+        "data_dir": str(data_dir) if data_dir else None})
+    data = load_dataset(dataset, data_dir)
+
+    def plain_epochs() -> list[float]:
+        torch.manual_seed(seed)
+        model = classifier.build_model(cfg, data)
+        return [_plain_loop(model, data.train_x, data.train_y, batch_size, 1e-3, seed + e)
+                for e in range(epochs)]
+
+    # the reference runs before and after ours, so drifts of a shared machine even out
+    plain = plain_epochs()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run.create(Path(tmp) / "run", {"algo": "classifier"})
+        ours = classifier.train(cfg, run, RunOptions(device="cpu", progress=False), resume=False)
+        run.close()
+    plain = np.mean(plain + plain_epochs())
+    return {"backbone": backbone, "dataset": dataset, "batch_size": batch_size, "epochs": epochs,
+            "torch_threads": torch.get_num_threads(),
+            "ours_images_per_s": round(ours["images_per_s"], 1),
+            "plain_images_per_s": round(float(plain), 1),
+            "ratio": round(ours["images_per_s"] / float(plain), 3)}

@@ -128,7 +128,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.freeze_encoder:
         model.backbone.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt_ = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt_ = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
             if cfg.optimizer == "adam" else
             torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                             weight_decay=cfg.weight_decay))

@@ -81,13 +81,18 @@ def main_parser() -> Parser:
     bench = sub.add_parser("bench", help="measure us against the reference implementation",
                            description="Benchmarks run ours and the reference in the same "
                            "process sequence and report the ratio.")
-    bench.add_argument("what", choices=["dqn"], help="dqn: our DQN vs stable-baselines3's")
+    bench.add_argument("what", choices=["dqn", "classifier"],
+                       help="dqn: our DQN vs stable-baselines3's; classifier: our training "
+                       "loop vs a plain PyTorch loop")
     bench.add_argument("--env", default="Pong", help="env to train on (default Pong)")
     bench.add_argument("--steps", type=int, default=2000,
                        help="training-phase steps timed for each (default 2000)")
     bench.add_argument("--learning-starts", type=int, default=1000,
                        help="random steps before learning, not timed (default 1000)")
     bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
+    bench.add_argument("--backbone", default="deepcnn", help="classifier: backbone (default deepcnn)")
+    bench.add_argument("--dataset", default="mnist-10k", help="classifier: data set (default mnist-10k)")
+    bench.add_argument("--data-dir", type=Path, help="classifier: folder holding <dataset>/")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -238,20 +243,28 @@ def cmd_envs() -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from agents.bench import bench_dqn
+    from agents.bench import bench_classifier, bench_dqn
 
     for name in ("steps", "learning_starts", "buffer_size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
-    result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size)
+    if args.what == "classifier":
+        result = bench_classifier(args.backbone, args.dataset, args.data_dir)
+        rows = [("train images/s", "ours_images_per_s", "plain_images_per_s", "ratio")]
+        header = ("ours", "plain torch")
+    else:
+        result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size)
+        rows = [("train-phase steps/s", "ours_sps", "sb3_sps", "sps_ratio"),
+                ("replay bytes/transition", "ours_bytes_per_transition",
+                 "sb3_bytes_per_transition", None)]
+        header = ("ours", "sb3")
     if args.json:
         print(json.dumps(result))
-    else:
-        print(f"{'':28}{'ours':>12}{'sb3':>12}{'ratio':>8}")
-        print(f"{'train-phase steps/s':28}{result['ours_sps']:>12}{result['sb3_sps']:>12}"
-              f"{result['sps_ratio']:>8}")
-        print(f"{'replay bytes/transition':28}{result['ours_bytes_per_transition']:>12}"
-              f"{result['sb3_bytes_per_transition']:>12}")
+        return 0
+    print(f"{'':28}{header[0]:>12}{header[1]:>12}{'ratio':>8}")
+    for label, ours, ref, ratio in rows:
+        print(f"{label:28}{result[ours]:>12}{result[ref]:>12}"
+              f"{result[ratio] if ratio else '':>8}")
     return 0
 
 
