@@ -47,6 +47,8 @@ class Config:
     seed: int = opt(0, "seed for networks, exploration, replay and envs", min=0)
     steps: int = opt(10_000_000, "agent steps (env steps summed over --num-envs)", min=1,
                      resumable=True)
+    impl: Literal["ours", "sb3"] = opt("ours", "ours, or stable-baselines3's DQN learning with our "
+                                       "encoder (a second backend, for comparison)")
     num_envs: int = opt(1, "parallel envs", min=1)
     vec_env: Literal["auto", "sync", "async"] = opt(
         "auto", "async steps envs in subprocesses while the learner trains; auto: async for "
@@ -178,14 +180,19 @@ def atari_options(cfg: Config) -> AtariOptions:
                         max_episode_steps=cfg.max_episode_steps or 27_000)
 
 
+def encoder_name(cfg: Config, obs_shape: tuple[int, ...]) -> str:
+    return cfg.encoder if cfg.encoder != "auto" else ("nature" if len(obs_shape) == 3 else "mlp")
+
+
 def build_network(cfg: Config, obs_shape: tuple[int, ...], n_actions: int) -> QNetwork:
-    encoder = cfg.encoder if cfg.encoder != "auto" else ("nature" if len(obs_shape) == 3 else "mlp")
-    return QNetwork(make_backbone(encoder, obs_shape), n_actions, cfg.dueling)
+    # SB3's Q-network is encoder + one linear layer: our plain (not dueling) head
+    dueling = cfg.dueling and cfg.impl == "ours"
+    return QNetwork(make_backbone(encoder_name(cfg, obs_shape), obs_shape), n_actions, dueling)
 
 
 def network_meta(cfg: Config, obs_shape: tuple[int, ...], n_actions: int, net: QNetwork) -> dict:
     return {"algo": NAME, "env": cfg.env, "obs_shape": list(obs_shape), "n_actions": n_actions,
-            "encoder": net.backbone.name, "dueling": cfg.dueling}
+            "encoder": net.backbone.name, "dueling": net.head.dueling}
 
 
 class Learner:
@@ -327,6 +334,16 @@ def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
 
 def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
+    if cfg.impl == "sb3":
+        from agents.dqn_sb3 import train_sb3
+
+        env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
+        obs_shape, n_actions = tuple(env.observation_space.shape), int(env.action_space.n)
+        env.close()
+        net = build_network(cfg, obs_shape, n_actions)
+        return train_sb3(cfg, run, opts, resume, atari_options=atari_options,
+                         encoder=net.backbone.name, meta=network_meta(cfg, obs_shape, n_actions, net),
+                         plot=plot)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     atari = is_atari(cfg.env)
@@ -500,7 +517,7 @@ def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learne
     state = run.load(checkpoint)
     check_checkpoint_meta(run.checkpoint_path(checkpoint), state["meta"],
                           network_meta(cfg, obs_shape, n_actions, learner.q))
-    learner.load_state_dict(state)
+    learner.q.load_state_dict(state["model"])  # evaluation needs the network alone
     return learner, cfg, n_actions
 
 

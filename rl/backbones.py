@@ -146,9 +146,10 @@ RESNET_BLOCKS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
 
 def resnet(in_shape: Shape, blocks: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512)) -> nn.Module:
     """ResNet from one block and a list of stage sizes. The stem adapts to the input: ImageNet's
-    7x7/2 conv + max-pool for large images, a 3x3/1 conv for digits, frames and boards."""
+    7x7/2 conv + max-pool (4x smaller) from Atari frames (84x84) up, a 3x3/1 conv for digits,
+    CIFAR and boards, whose few pixels all matter."""
     c, h, w = in_shape
-    if min(h, w) >= 128:
+    if min(h, w) >= 64:
         stem = [nn.Conv2d(c, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
                 nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
         size = min(h, w) // 4
