@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from rl.backbones import check_backbone, load_encoder, make_backbone
-from rl.config import opt
+from rl.config import opt, saved_config
 from rl.datasets import DATASETS, ImageData, load_dataset
 from rl.errors import UserError, did_you_mean
 from rl.heads import ClassifierHead
-from rl.plots import plot_learning_curve
+from rl.plots import plot_learning_curve, save_figure
 from rl.progress import TrainingProgress
-from rl.run import Run, RunOptions, atomic_write_bytes, check_checkpoint_meta
+from rl.run import Run, RunOptions, check_checkpoint_meta
 from rl.tracking import Trackers
 
 NAME = "classifier"
@@ -229,8 +229,6 @@ def plot(run: Run) -> None:
 
 def write_figures(folder: Path, data: ImageData, pred: torch.Tensor, limit: int = 20) -> None:
     """confusion_matrix.png and misclassified.png (true -> predicted, as in the book's fig. 8-2)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -253,10 +251,7 @@ def write_figures(folder: Path, data: ImageData, pred: torch.Tensor, limit: int 
     ax.set_title(f"confusion matrix, {data.name} test ({len(pred)} images)")
     fig.colorbar(im)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(folder / "confusion_matrix.png", buf.getvalue())
+    save_figure(fig, folder / "confusion_matrix.png")
 
     wrong = torch.nonzero(pred != data.test_y).flatten()[:limit].tolist()
     cols = 5
@@ -271,10 +266,7 @@ def write_figures(folder: Path, data: ImageData, pred: torch.Tensor, limit: int 
                      color="crimson")
     fig.suptitle(f"misclassified test images ({int((pred != data.test_y).sum())} of {len(pred)})")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(folder / "misclassified.png", buf.getvalue())
+    save_figure(fig, folder / "misclassified.png")
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -282,7 +274,7 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 
 def evaluate(run: Run, args: Any) -> dict[str, Any]:
     """`rl eval DIR [--precision fp32|bf16|fp16|all]`: test accuracy at each precision."""
-    cfg = Config(**{k: v for k, v in run.config.items() if k in Config.__dataclass_fields__})
+    cfg = saved_config(Config, run.config)
     data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None)
     model = build_model(cfg, data)
     state = run.load(args.checkpoint)

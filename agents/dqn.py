@@ -24,7 +24,7 @@ from torch import nn
 from envs import make_single_env, make_vector_env
 from envs.atari import AtariOptions, atari_id
 from rl.backbones import check_backbone, load_encoder, make_backbone
-from rl.config import opt
+from rl.config import opt, saved_config
 from rl.errors import UserError
 from rl.heads import QHead
 from rl.plots import plot_learning_curve
@@ -509,7 +509,7 @@ def plot(run: Run) -> None:
 
 
 def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learner, Config, int]:
-    cfg = Config(**{k: v for k, v in run.config.items() if k in Config.__dataclass_fields__})
+    cfg = saved_config(Config, run.config)
     env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
     obs_shape, n_actions = tuple(env.observation_space.shape), int(env.action_space.n)
     env.close()

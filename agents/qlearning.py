@@ -16,7 +16,7 @@ import numpy as np
 
 from envs import make_env, resolve_env_id
 from rl import tabular
-from rl.config import opt
+from rl.config import opt, saved_config
 from rl.errors import UserError
 from rl.plots import plot_learning_curve
 from rl.progress import TrainingProgress
@@ -259,7 +259,7 @@ def plot(run: Run) -> None:
 
 def evaluate(run: Run, args: Any) -> dict[str, Any]:
     """`rl eval DIR`: the greedy policy of a checkpoint over `args.episodes` fresh episodes."""
-    cfg = Config(**{k: v for k, v in run.config.items() if k in Config.__dataclass_fields__})
+    cfg = saved_config(Config, run.config)
     checkpoint, episodes, seed = args.checkpoint, args.episodes, args.seed
     env = make_discrete_env(cfg)
     state = run.load(checkpoint)

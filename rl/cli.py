@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -166,22 +167,16 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
             raise UserError(f"cannot change --{changed[0].replace('_', '-')} when resuming "
                             "(start a new run instead)")
         cfg = build_config(module.Config, saved, flags)
-        run.update_config({"algo": algo, **to_dict(cfg), "run": vars_of(opts)})
+        run.update_config({"algo": algo, **to_dict(cfg), "run": asdict(opts)})
         return execute(module, cfg, run, opts, resume=True, fresh=False)
 
     from_yaml = load_yaml(args.config) if args.config else {}
     presets = getattr(module, "defaults_for", lambda _: {})({**from_yaml, **flags})
     cfg = build_config(module.Config, presets, from_yaml, flags)
     path = args.run_dir or default_run_dir(cfg.run_name())
-    run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": vars_of(opts)},
+    run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": asdict(opts)},
                      overwrite=args.overwrite)
     return execute(module, cfg, run, opts, resume=False, fresh=True)
-
-
-def vars_of(opts: RunOptions) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(opts)
 
 
 def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,

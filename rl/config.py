@@ -173,3 +173,9 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 def resumable_fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.metadata.get("resumable")}
+
+
+def saved_config(cls: type, config: dict[str, Any]) -> Any:
+    """The Config a run was trained with, from its config.yaml (run options and 'algo' dropped)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in config.items() if k in names})

@@ -65,9 +65,16 @@ def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple
     axes[-1, 0].set_xlabel(x)
     fig.suptitle(title)
     fig.tight_layout()
+    save_figure(fig, out_png)
+
+
+def save_figure(fig: "matplotlib.figure.Figure", path: Path) -> None:
+    """PNG written atomically (a viewer never sees half a file), then the figure is freed."""
     import io
+
+    import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    atomic_write_bytes(out_png, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())

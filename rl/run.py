@@ -18,6 +18,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import signal
 import tempfile
 import zipfile
@@ -217,8 +218,6 @@ class Run:
 
     def discard(self) -> None:
         """Remove what `create` made: a run that failed on user input leaves nothing behind."""
-        import shutil
-
         self.close()
         if self.created_root is not None:
             shutil.rmtree(self.created_root, ignore_errors=True)
@@ -284,8 +283,6 @@ class Run:
 
 def _remove_run_dir(path: Path) -> None:
     """--overwrite removes only something that looks like a run directory."""
-    import shutil
-
     if not (path / "config.yaml").exists():
         raise UserError(f"{path} exists and is not a run directory: refusing to overwrite it")
     shutil.rmtree(path)
