@@ -133,3 +133,49 @@ def bench_classifier(backbone: str = "deepcnn", dataset: str = "mnist-10k",
             "ours_images_per_s": round(ours["images_per_s"], 1),
             "plain_images_per_s": round(float(plain), 1),
             "ratio": round(ours["images_per_s"] / float(plain), 3)}
+
+
+def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, games: int = 32,
+                   seed: int = 0) -> dict[str, Any]:
+    """Self-play positions/s: our search with batched leaf evaluation (`games` games at once)
+    vs the same search and network one position at a time, and open_spiel's MCTSBot (random
+    rollouts, no network) at equal simulations, in this process one after the other."""
+    from agents.alphazero import Config, NetEvaluator, build_net, self_play
+    from agents.mcts import SearchConfig
+    from agents.players import SpielMCTSPlayer
+    from envs.games import load_game
+
+    game = load_game(game_name)
+    cfg = Config(game=game.name)
+    torch.manual_seed(seed)
+    evaluator = NetEvaluator(build_net(cfg, game), torch.device("cpu"))
+    search_cfg = SearchConfig(simulations=simulations)
+
+    def ours(n_games: int, seconds: float) -> float:
+        """Positions per second over whole games, playing batches of n_games until `seconds`."""
+        positions, t0, i = 0, time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds or positions == 0:
+            data, _ = self_play(game, evaluator, search_cfg, n_games, cfg.temperature_moves,
+                                np.random.default_rng([seed, i]))
+            positions, i = positions + len(data), i + 1
+        return positions / (time.perf_counter() - t0)
+
+    def spiel(seconds: float) -> float:
+        bot, positions, t0 = SpielMCTSPlayer(game, simulations, seed), 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds or positions == 0:
+            state = game.new_state()
+            while not state.is_terminal():
+                state.apply_action(bot.choose([state])[0])
+                positions += 1
+        return positions / (time.perf_counter() - t0)
+
+    batched = ours(games, 10.0)
+    single = ours(1, 10.0)
+    reference = spiel(10.0)
+    return {"game": game.name, "simulations": simulations, "parallel_games": games,
+            "backbone": cfg.backbone, "torch_threads": torch.get_num_threads(),
+            "batched_positions_per_s": round(batched, 1),
+            "one_at_a_time_positions_per_s": round(single, 1),
+            "openspiel_mcts_positions_per_s": round(reference, 1),
+            "batched_vs_one_at_a_time": round(batched / single, 2),
+            "batched_vs_openspiel": round(batched / reference, 2)}

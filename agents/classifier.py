@@ -20,6 +20,7 @@ from torch import nn
 from rl.backbones import check_backbone, load_encoder, make_backbone
 from rl.config import opt, saved_config
 from rl.datasets import DATASETS, ImageData, load_dataset
+from rl.distributed import current as process_group
 from rl.errors import UserError, did_you_mean
 from rl.heads import ClassifierHead
 from rl.plots import plot_learning_curve, save_figure
@@ -28,6 +29,7 @@ from rl.run import Run, RunOptions, check_checkpoint_meta
 from rl.tracking import Trackers
 
 NAME = "classifier"
+DATA_PARALLEL = True  # runs under torchrun: see rl/distributed.py
 COLUMNS = ["step", "epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
            "images_per_s"]
 PANELS = [("train_loss", "test_loss"), ("train_accuracy", "test_accuracy"), ("lr",)]
@@ -121,12 +123,18 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(opts.device)
+    group = process_group()
+    if cfg.batch_size < group.world:
+        raise UserError(f"--batch-size {cfg.batch_size} is smaller than the {group.world} "
+                        "processes sharing each batch")
     data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.download)
     model = build_model(cfg, data).to(device)
     if cfg.init_encoder:
         load_encoder(model.backbone, Path(cfg.init_encoder))
     if cfg.freeze_encoder:
         model.backbone.requires_grad_(False)
+    ddp = group.wrap(model, device)  # the same module alone; DistributedDataParallel under torchrun
+    model = getattr(ddp, "module", ddp)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_ = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
             if cfg.optimizer == "adam" else
@@ -160,7 +168,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     run.stop.install()
     images = 0
     while epoch < cfg.epochs and not run.stop:
-        model.train()
+        ddp.train()
         if cfg.freeze_encoder:  # frozen means frozen: batch-norm statistics too
             model.backbone.eval()
         t0 = time.perf_counter()
@@ -169,28 +177,37 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         for i in range(0, len(perm), cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
             xb, yb = scale(train_x[idx]), train_y[idx]
-            if cfg.augment:
+            if cfg.augment:  # the whole batch, so every process's generator stays in step
                 xb = augment(xb, gen, kind)
-            for group in opt_.param_groups:
-                group["lr"] = lr_at(step)
+            mine = group.shard(len(idx))
+            xb, yb = xb[mine], yb[mine]
+            for param_group in opt_.param_groups:
+                param_group["lr"] = lr_at(step)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
-                logits = model(xb)
-                loss = F.cross_entropy(logits.float(), yb)
+                logits = ddp(xb)
+                # DDP averages over processes: scale so the gradient is the global batch mean
+                loss = F.cross_entropy(logits.float(), yb, reduction="sum") * (group.world / len(idx))
             opt_.zero_grad(set_to_none=True)
             loss.backward()
             opt_.step()
             step += 1
-            loss_sum += loss.item() * len(yb)
+            batch_loss = loss.item() * len(idx) / group.world
+            loss_sum += batch_loss
             correct += (logits.argmax(1) == yb).sum().item()
             seen += len(yb)
-            bar.update(step, epoch=epoch + 1, loss=loss.item())
-            if run.stop:
+            bar.update(step, epoch=epoch + 1, loss=batch_loss / len(idx))
+            if group.any(bool(run.stop)):
+                run.stop.request()  # every process stops at this same step
                 break
-        if run.stop:
+        if group.any(bool(run.stop)):
+            run.stop.request()
             break  # an unfinished epoch is redone on resume
+        loss_sum, correct, seen = group.sum(loss_sum, correct, seen)
         train_time += time.perf_counter() - t0
         images += seen
         epoch += 1
+        if not group.main:
+            continue  # rank 0 evaluates, logs and saves
         logits = predict(model, data.test_x, device)
         test_loss = F.cross_entropy(logits, data.test_y).item()
         test_acc = (logits.argmax(1) == data.test_y).float().mean().item()
@@ -208,7 +225,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         plot(run)
     bar.close()
     trackers.close()
-    if run.stop:
+    if run.stop or not group.main:
         return {}
     logits = predict(model, data.test_x, device)
     pred = logits.argmax(1)

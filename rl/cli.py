@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import re
 import sys
 import time
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rl import __version__
-from rl.config import add_config_args, build_config, load_yaml, resumable_fields, to_dict
+from rl.config import (add_config_args, build_config, load_yaml, resumable_fields, saved_config,
+                       to_dict)
 from rl.errors import UserError, did_you_mean
 from rl.run import Run, RunOptions
 
@@ -28,6 +30,9 @@ EXAMPLES = """examples:
   rl train qlearning --resume runs/qlearning-FrozenLake-v1-20261123-101500
   rl train dqn --env CartPole-v1 --steps 100000       DQN on a vector env (RL Zoo preset)
   rl train dqn --env Pong                             DQN on Atari, Nature CNN, 10M steps
+  rl train alphazero --game tic_tac_toe               self-play with MCTS (AlphaZero)
+  rl eval runs/alphazero-tic_tac_toe-... --opponent minimax --games 100
+  rl play runs/alphazero-connect_four-...             play the agent in the terminal
 
 every run writes one directory: config.yaml, metrics.csv, summary.json, checkpoints/, plots.
 """
@@ -77,14 +82,21 @@ def main_parser() -> Parser:
     ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
     ev.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="all",
                     help="classifiers: numeric precision(s) to report accuracy at (default all)")
+    ev.add_argument("--opponent", help="self-play agents: random, minimax, minimax:DEPTH, mcts:N "
+                    "(open_spiel's MCTSBot) or another run directory (default random)")
+    ev.add_argument("--games", type=int, help="self-play agents: games, alternating who moves "
+                    "first (default: --episodes)")
+    ev.add_argument("--simulations", type=int, help="self-play agents: MCTS simulations per move "
+                    "(default: the run's)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("envs", help="list the environment ids that --env accepts")
     bench = sub.add_parser("bench", help="measure us against the reference implementation",
                            description="Benchmarks run ours and the reference in the same "
                            "process sequence and report the ratio.")
-    bench.add_argument("what", choices=["dqn", "classifier"],
+    bench.add_argument("what", choices=["dqn", "classifier", "selfplay"],
                        help="dqn: our DQN vs stable-baselines3's; classifier: our training "
-                       "loop vs a plain PyTorch loop")
+                       "loop vs a plain PyTorch loop; selfplay: batched vs one-at-a-time "
+                       "search vs open_spiel's MCTSBot")
     bench.add_argument("--env", default="Pong", help="env to train on (default Pong)")
     bench.add_argument("--steps", type=int, default=2000,
                        help="training-phase steps timed for each (default 2000)")
@@ -94,7 +106,31 @@ def main_parser() -> Parser:
     bench.add_argument("--backbone", default="deepcnn", help="classifier: backbone (default deepcnn)")
     bench.add_argument("--dataset", default="mnist-10k", help="classifier: data set (default mnist-10k)")
     bench.add_argument("--data-dir", type=Path, help="classifier: folder holding <dataset>/")
+    bench.add_argument("--game", default="connect_four", help="selfplay: game (default connect_four)")
+    bench.add_argument("--simulations", type=int, default=100,
+                       help="selfplay: simulations per move (default 100)")
+    bench.add_argument("--games", type=int, default=32,
+                       help="selfplay: games searched together (default 32)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+
+    games = sub.add_parser("games", help="game records for self-play's supervised stage")
+    gsub = games.add_subparsers(dest="games_command", metavar="ACTION", parser_class=Parser,
+                                required=True)
+    gen = gsub.add_parser("generate", help="expert games played by a strong search against "
+                          "itself, one per line")
+    gen.add_argument("--game", required=True, help="tic_tac_toe, connect_four, go5 ... go9")
+    gen.add_argument("--expert", default="mcts:1000",
+                     help="minimax (exact), minimax:DEPTH or mcts:N (default mcts:1000)")
+    gen.add_argument("--games", type=int, default=1000, help="games to play (default 1000)")
+    gen.add_argument("--out", type=Path, required=True, help="records file to write")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the expert's choices")
+
+    play = sub.add_parser("play", help="play a trained self-play agent in the terminal")
+    play.add_argument("run_dir", type=Path, help="run directory of `rl train alphazero`")
+    play.add_argument("--game", help="the game you expect (checked against the run's)")
+    play.add_argument("--second", action="store_true", help="let the agent move first")
+    play.add_argument("--simulations", type=int, help="agent simulations per move (default: the run's)")
+    play.add_argument("--seed", type=int, default=0, help="seed of the agent's tie-breaks")
     return parser
 
 
@@ -152,6 +188,40 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
     opts = RunOptions(device=resolve_device(args.device), progress=not args.no_progress,
                       tensorboard=args.tensorboard, wandb=args.wandb)
 
+    group = join_torchrun(algo, module, opts)
+    if not group.main:  # other processes follow rank 0's run directory and resolved config
+        path = group.share(None)
+        if path is None:
+            return 2  # rank 0 has reported what went wrong
+        run = Run.replica(Path(path))
+        cfg = saved_config(module.Config, run.config)
+        return execute(module, cfg, run, opts, resume=args.resume is not None, fresh=False)
+    try:
+        run, cfg, resume = open_run(algo, module, args, flags, opts)
+    except BaseException:
+        group.share(None)
+        raise
+    group.share(str(run.path))
+    return execute(module, cfg, run, opts, resume=resume, fresh=not resume)
+
+
+def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Any:
+    """Under torchrun, join the process group; rank 0 alone shows progress and logs."""
+    from rl import distributed
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not getattr(module, "DATA_PARALLEL", False):
+        raise UserError(f"{algo} does not train data-parallel: run it without torchrun")
+    group = distributed.init_from_env(opts.device)
+    opts.device = distributed.local_device(opts.device)
+    opts.world_size = group.world
+    if not group.main:
+        opts.progress = opts.tensorboard = opts.wandb = False
+    return group
+
+
+def open_run(algo: str, module: Any, args: argparse.Namespace, flags: dict[str, Any],
+             opts: RunOptions) -> tuple[Run, Any, bool]:
+    """The run directory and config: a new run, or the saved one of --resume DIR."""
     if args.resume:
         if args.config or args.run_dir:
             raise UserError("--resume uses the run's own config.yaml and directory: drop "
@@ -168,7 +238,7 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
                             "(start a new run instead)")
         cfg = build_config(module.Config, saved, flags)
         run.update_config({"algo": algo, **to_dict(cfg), "run": asdict(opts)})
-        return execute(module, cfg, run, opts, resume=True, fresh=False)
+        return run, cfg, True
 
     from_yaml = load_yaml(args.config) if args.config else {}
     presets = getattr(module, "defaults_for", lambda _: {})({**from_yaml, **flags})
@@ -176,12 +246,14 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
     path = args.run_dir or default_run_dir(cfg.run_name())
     run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": asdict(opts)},
                      overwrite=args.overwrite)
-    return execute(module, cfg, run, opts, resume=False, fresh=True)
+    return run, cfg, False
 
 
 def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
             fresh: bool) -> int:
     """Train; a fresh run that fails on user input leaves no directory behind."""
+    from rl import distributed
+
     try:
         summary = module.train(cfg, run, opts, resume)
     except UserError:
@@ -196,6 +268,9 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
         return 3
     finally:
         run.close()
+        distributed.close()
+    if not run.writes:
+        return run.stop.exit_code
     if run.stop:
         print(f"stopped at a clean point; checkpoint saved. Resume with:\n"
               f"  rl train {run.config['algo']} --resume {run.path}", file=sys.stderr)
@@ -209,10 +284,15 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
 def cmd_eval(args: argparse.Namespace) -> int:
     from agents import load_algorithm
 
-    if args.episodes < 1:
-        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    for name in ("episodes", "games", "simulations"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name} must be >= 1, got {value}")
     run = Run.open(args.run_dir)
     module = load_algorithm(run.config["algo"])
+    if run.config["algo"] != "alphazero" and (args.opponent or args.games or args.simulations):
+        raise UserError("--opponent, --games and --simulations are for self-play agents; "
+                        f"{args.run_dir} is a {run.config['algo']} run")
     if args.checkpoint == "best" and not run.has_checkpoint("best"):
         args.checkpoint = "latest"
     result = module.evaluate(run, args)
@@ -243,7 +323,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for name in ("steps", "learning_starts", "buffer_size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.what == "classifier":
+    if args.what == "selfplay":
+        from agents.bench import bench_selfplay
+
+        for name in ("simulations", "games"):
+            if getattr(args, name) < 1:
+                raise UserError(f"--{name} must be >= 1")
+        result = bench_selfplay(args.game, args.simulations, args.games)
+        rows = [("positions/s, batched", "batched_positions_per_s", "one_at_a_time_positions_per_s",
+                 "batched_vs_one_at_a_time"),
+                ("positions/s vs open_spiel", "batched_positions_per_s",
+                 "openspiel_mcts_positions_per_s", "batched_vs_openspiel")]
+        header = ("ours", "reference")
+    elif args.what == "classifier":
         result = bench_classifier(args.backbone, args.dataset, args.data_dir)
         rows = [("train images/s", "ours_images_per_s", "plain_images_per_s", "ratio")]
         header = ("ours", "plain torch")
@@ -260,6 +352,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for label, ours, ref, ratio in rows:
         print(f"{label:28}{result[ours]:>12}{result[ref]:>12}"
               f"{result[ratio] if ratio else '':>8}")
+    return 0
+
+
+def cmd_games(args: argparse.Namespace) -> int:
+    from agents.players import generate_games, make_opponent
+    from envs.games import load_game, write_records
+
+    if args.games < 1:
+        raise UserError(f"--games must be >= 1, got {args.games}")
+    game = load_game(args.game)
+    if args.expert.split(":")[0] not in ("minimax", "mcts"):
+        raise UserError(f"--expert {args.expert!r}: use minimax, minimax:DEPTH or mcts:N")
+    expert = make_opponent(args.expert, game, args.seed)
+    t0 = time.perf_counter()
+    records = generate_games(game, expert, args.games)
+    write_records(args.out, game.name, records)
+    results = [r for _, r in records]
+    print(json.dumps({"game": game.name, "expert": args.expert, "games": len(records),
+                      "first_player_wins": sum(r > 0 for r in results),
+                      "draws": sum(r == 0 for r in results),
+                      "second_player_wins": sum(r < 0 for r in results),
+                      "seconds": round(time.perf_counter() - t0, 1), "out": str(args.out)}))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from agents.alphazero import agent_player
+    from agents.players import play_human
+    from envs.games import resolve_game
+
+    agent = agent_player(args.run_dir, args.simulations, args.seed)
+    if args.game and resolve_game(args.game) != agent.game.name:
+        raise UserError(f"{args.run_dir} plays {agent.game.name}, not {resolve_game(args.game)}")
+    play_human(agent.game, agent, human_first=not args.second)
     return 0
 
 
@@ -280,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_envs()
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "games":
+            return cmd_games(args)
+        if args.command == "play":
+            return cmd_play(args)
         parser.print_help()
         return 0
     except UserError as e:

@@ -9,7 +9,7 @@ import numpy as np
 from rl.run import atomic_write_bytes, read_metrics
 
 
-# schedules and running averages are already smooth: plotted as they are
+# schedules, running averages and evaluations (vs_* win rates) are plotted as they are
 UNSMOOTHED = {"epsilon", "lr", "q_mean", "replay_size", "eval_return", "eval_success"}
 
 
@@ -50,7 +50,7 @@ def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple
             xs, ys = _column(rows, x, name)
             if xs.size == 0:
                 continue
-            if xs.size > 20 and name not in UNSMOOTHED:
+            if xs.size > 20 and name not in UNSMOOTHED and not name.startswith("vs_"):
                 ax.plot(xs, ys, alpha=0.25, lw=0.8)
                 ax.plot(xs, smooth(ys, max(xs.size // 20, 2)), lw=1.8, label=name,
                         color=ax.lines[-1].get_color())

@@ -42,6 +42,7 @@ class RunOptions:
     progress: bool = True
     tensorboard: bool = False
     wandb: bool = False
+    world_size: int = 1  # processes training data-parallel under torchrun
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -172,6 +173,11 @@ class StopFlag:
             os.kill(os.getpid(), signum)
         self.signum = signum
 
+    def request(self, signum: int = signal.SIGTERM) -> None:
+        """Stop as if signalled: another process of a data-parallel run was."""
+        if self.signum is None:
+            self.signum = signum
+
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
@@ -195,6 +201,7 @@ class Run:
         self.stop = StopFlag()
         self.metrics: MetricsWriter | None = None
         self.created_root: Path | None = None  # topmost directory this run created
+        self.writes = True  # False in the other processes of a data-parallel run
 
     # -- creation ---------------------------------------------------------------------------
     @classmethod
@@ -235,20 +242,29 @@ class Run:
             raise UserError(f"{cfg_path} does not name an algorithm")
         return cls(path, config)
 
+    @classmethod
+    def replica(cls, path: Path) -> Run:
+        """Rank > 0 of a data-parallel run: reads the directory rank 0 owns, writes nothing."""
+        run = cls.open(path)
+        run.writes = False
+        return run
+
     def update_config(self, config: dict[str, Any]) -> None:
         self.config = config
         atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     # -- metrics ----------------------------------------------------------------------------
     def open_metrics(self, columns: Iterable[str], keep_rows: int | None = None) -> MetricsWriter:
-        path = self.path / "metrics.csv"
-        if keep_rows is not None:
+        path = self.path / "metrics.csv" if self.writes else Path(os.devnull)
+        if keep_rows is not None and self.writes:
             truncate_metrics(path, keep_rows)
         self.metrics = MetricsWriter(path, columns)
         return self.metrics
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self, state: dict[str, Any], *, best: bool = False) -> None:
+        if not self.writes:
+            return
         state = dict(state)
         state["meta"] = {**state.get("meta", {}), "format": CHECKPOINT_FORMAT,
                          "metrics_rows": self.metrics.rows if self.metrics else 0}
@@ -269,6 +285,8 @@ class Run:
 
     # -- results ----------------------------------------------------------------------------
     def write_summary(self, summary: dict[str, Any]) -> None:
+        if not self.writes:
+            return
         atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
 
     def read_summary(self) -> dict[str, Any]:

@@ -34,6 +34,16 @@ CASES = [
     (["train", "dqn", "--encoder", "natrue"], "did you mean 'nature'"),
     (["train", "dqn", "--env", "CartPole-v1", "--resume", "corrupt"], "is a qlearning run"),
     (["bench", "qq"], "choose from dqn"),
+    (["train", "alphazero", "--game", "connect4x"], "did you mean 'connect4'"),
+    (["train", "alphazero", "--pretrain", "missing.txt"], "missing.txt not found"),
+    (["train", "alphazero", "--pretrain", "bad.yaml"], "expected 'ACTION ACTION ... : RESULT'"),
+    (["train", "alphazero", "--pretrain", "illegal.txt"], "move 4 is illegal there"),
+    (["train", "alphazero", "--eval-opponents", "random,gnugo"], "unknown opponent 'gnugo'"),
+    (["eval", "corrupt", "--opponent", "random"], "are for self-play agents"),
+    (["games", "generate", "--game", "chess", "--out", "x.txt"], "unknown game 'chess'"),
+    (["games", "generate", "--game", "ttt", "--expert", "random", "--out", "x.txt"], "--expert 'random'"),
+    (["games", "generate", "--game", "ttt", "--expert", "mcts:many", "--out", "x.txt"], "must be an integer"),
+    (["play", "corrupt"], "is a qlearning run, not a self-play agent"),
 ]
 
 
@@ -41,6 +51,7 @@ CASES = [
 def files(workdir: Path) -> Path:
     (workdir / "bad.yaml").write_text("steps: [1, 2\n")
     (workdir / "unknown.yaml").write_text("gama: 0.9\n")
+    (workdir / "illegal.txt").write_text("# game: tic_tac_toe\n4 4 : 0\n")
     run = workdir / "corrupt"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text("algo: qlearning\nenv: FrozenLake-v1\n")

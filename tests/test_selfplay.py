@@ -1,0 +1,146 @@
+"""Self-play: search finds forced wins, targets have the right sign, symmetries map policies
+with the board, and the whole train -> eval -> resume -> play cycle works through the command."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.alphazero import self_play
+from agents.mcts import Node, SearchConfig, search, uniform_evaluator
+from agents.players import MinimaxPlayer, RandomPlayer, generate_games, play_match
+from conftest import rl
+from envs.games import load_game, read_records, write_records
+from rl.errors import UserError
+
+
+def position(game_name: str, moves: list[int]):
+    game = load_game(game_name)
+    state = game.new_state()
+    for a in moves:
+        state.apply_action(a)
+    return game, state
+
+
+@pytest.mark.parametrize("leaves_per_tree", [1, 8])
+def test_search_finds_forced_wins(leaves_per_tree: int):
+    cfg = SearchConfig(simulations=400, leaves_per_tree=leaves_per_tree)
+    # tic-tac-toe, x to move: 2 wins at once
+    ttt, win_now = position("tic_tac_toe", [0, 3, 1, 4])
+    # tic-tac-toe, x (0, 4) to move against o (1, 8): no win in one, but a fork wins in three
+    _, fork = position("tic_tac_toe", [0, 1, 4, 8])
+    values = MinimaxPlayer(0).values(fork)
+    winning = {a for a, v in values.items() if v == 1}
+    assert winning and len(winning) < len(values)
+    # connect four, x to move: column 3 completes four on the bottom row
+    c4, four = position("connect_four", [0, 0, 1, 1, 2, 2])
+    roots = [Node(win_now.clone()), Node(fork.clone())]
+    search(ttt, roots, uniform_evaluator, cfg)  # two trees, one batch
+    best = [int(r.actions[r.N.argmax()]) for r in roots]
+    assert best[0] == 2
+    assert best[1] in winning
+    root = Node(four.clone())
+    search(c4, [root], uniform_evaluator, cfg)
+    assert int(root.actions[root.N.argmax()]) == 3
+    assert root.W[root.N.argmax()] / root.N.max() > 0.9  # the search knows it is won
+
+
+def test_value_targets_are_the_result_for_the_side_to_move():
+    game = load_game("tic_tac_toe")
+    decisive = 0
+    for seed in range(6):
+        data, stats = self_play(game, uniform_evaluator, SearchConfig(simulations=4), games=1,
+                                temperature_moves=9, rng=np.random.default_rng(seed))
+        first_result = 1.0 if stats["first_player_wins"] else 0.0 if stats["draws"] else -1.0
+        to_move = data.planes[:, -1, 0, 0]  # the side-to-move plane: 0 first player, 1 second
+        assert np.all(data.values[to_move == 0] == first_result)
+        assert np.all(data.values[to_move == 1] == -first_result)
+        assert np.allclose(data.policies.sum(1), 1.0)
+        decisive += first_result != 0
+    assert decisive >= 2
+
+
+@pytest.mark.parametrize("name, moves", [("tic_tac_toe", [0, 1, 5]), ("connect_four", [0, 0, 1, 3]),
+                                         ("go5", [0, 1, 7, 13, 3])])
+def test_symmetries_move_the_policy_with_the_board(name: str, moves: list[int]):
+    game, state = position(name, moves)  # positions without symmetry of their own
+    planes = game.encode(state)
+    h, w = game.board
+    # a "policy" whose mass marks the first player's stones: it must travel with them
+    cells = planes[1 if name == "tic_tac_toe" else 0].reshape(-1)
+    extra = np.arange(game.num_actions - h * w, dtype=np.float32) + 7  # go's pass stays put
+    policy = np.concatenate([cells, extra]) if game.action_layout != "columns" else \
+        planes[0].sum(0)  # connect four: stones per column
+    seen = set()
+    for sym in game.symmetries:
+        p2, pi2 = sym(planes, policy)
+        assert p2.shape == planes.shape and pi2.shape == policy.shape
+        if game.action_layout == "columns":
+            np.testing.assert_array_equal(pi2, p2[0].sum(0))
+        else:
+            plane = p2[1 if name == "tic_tac_toe" else 0].reshape(-1)
+            np.testing.assert_array_equal(pi2[: h * w], plane)
+            np.testing.assert_array_equal(pi2[h * w:], extra)
+        seen.add(p2.tobytes())
+    assert len(seen) == len(game.symmetries) == (2 if name == "connect_four" else 8)
+
+
+def test_minimax_is_exact_and_records_round_trip(tmp_path: Path):
+    game = load_game("tic_tac_toe")
+    r = play_match(game, MinimaxPlayer(0), MinimaxPlayer(1), 10)
+    assert r["draws"] == 10  # perfect play draws
+    r = play_match(game, MinimaxPlayer(0), RandomPlayer(1), 40)
+    assert r["losses"] == 0 and r["wins"] >= 30
+    records = generate_games(game, MinimaxPlayer(2), 5)
+    write_records(tmp_path / "g.txt", game.name, records)
+    assert read_records(tmp_path / "g.txt", game) == records
+    with pytest.raises(UserError, match="holds tic_tac_toe games, not connect_four"):
+        read_records(tmp_path / "g.txt", load_game("connect_four"))
+    (tmp_path / "short.txt").write_text("4 0 : 1\n")
+    with pytest.raises(UserError, match="does not end with result 1"):
+        read_records(tmp_path / "short.txt", game)
+
+
+TINY = ["--games-per-iteration", "4", "--simulations", "8", "--train-steps", "5",
+        "--batch-size", "16", "--eval-games", "2", "--no-progress", "--threads", "1"]
+
+
+def test_train_eval_resume_play_through_the_command(workdir: Path):
+    out = rl("games", "generate", "--game", "tic_tac_toe", "--expert", "minimax", "--games",
+             "30", "--out", "expert.txt", cwd=workdir, check=True)
+    assert json.loads(out.stdout)["draws"] == 30
+    summary = json.loads(rl("train", "alphazero", "--game", "tic_tac_toe", "--iterations", "2",
+                            "--pretrain", "expert.txt", "--pretrain-epochs", "2", *TINY,
+                            "--run-dir", "run", cwd=workdir, check=True).stdout)
+    assert summary["iterations"] == 2 and 0 <= summary["pretrain_move_accuracy"] <= 1
+    assert (workdir / "run/strength.png").stat().st_size > 5_000
+    ev = json.loads(rl("eval", "run", "--opponent", "minimax", "--games", "4", "--json",
+                       cwd=workdir, check=True).stdout)
+    assert ev["wins"] + ev["draws"] + ev["losses"] == ev["games"] == 4
+    assert ev["as_first"]["wins"] + ev["as_first"]["draws"] + ev["as_first"]["losses"] == 2
+
+    resumed = json.loads(rl("train", "alphazero", "--resume", "run", "--iterations", "3",
+                            "--no-progress", cwd=workdir, check=True).stdout)
+    assert resumed["iterations"] == 3 and resumed["games"] == 12
+    rows = (workdir / "run/metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]  # no gap, no duplicate
+
+    # a person who types nonsense, an occupied cell, a name, then gives up
+    proc = subprocess.run([sys.executable, "-m", "rl.cli", "play", "run", "--game", "ttt"],
+                          input="hello\n9\n\nx(1,1)\n4\nquit\n", cwd=workdir,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "'hello' is not a legal move here" in proc.stdout
+    assert "'9' is not a legal move here" in proc.stdout
+    assert "agent plays" in proc.stdout and "game abandoned" in proc.stdout
+
+
+def test_self_play_workers_in_processes(workdir: Path):
+    summary = json.loads(rl("train", "alphazero", "--game", "connect_four", "--iterations", "1",
+                            "--workers", "2", "--eval-every", "0", *TINY, "--run-dir", "w",
+                            cwd=workdir, check=True).stdout)
+    assert summary["games"] == 4
+    row = (workdir / "w/metrics.csv").read_text().splitlines()[-1].split(",")
+    assert row[:3] == ["1", "4", row[2]] and int(row[2]) >= 4 * 7  # a connect-four game lasts >= 7 moves
