@@ -31,7 +31,7 @@ from rl.errors import UserError
 from rl.heads import PolicyValueHead
 from rl.plots import plot_learning_curve
 from rl.progress import TrainingProgress
-from rl.run import Run, RunOptions, check_checkpoint_meta
+from rl.run import LossGuard, Run, RunOptions, check_checkpoint_meta
 from rl.tracking import Trackers
 
 NAME = "alphazero"
@@ -94,19 +94,20 @@ class Config:
                             self.noise_eps, self.leaves_per_tree)
 
 
+BOARD = {"backbone": "resnet-board", "leaves_per_tree": 4}
 PRESETS = {  # per game: what fits the board and a 2-core CPU (a layer under YAML and flags)
-    "connect_four": {"simulations": 100, "temperature_moves": 10, "games_per_iteration": 64,
-                     "train_steps": 200, "window": 8, "eval_games": 20,
-                     "eval_opponents": "random,minimax:4,mcts:200", "iterations": 100},
+    # measured on 2 cores: resnet-board + 4 leaves per call + 2 workers ~ 110 positions/s
+    "connect_four": {**BOARD, "simulations": 100, "workers": 2, "temperature_moves": 10,
+                     "games_per_iteration": 64, "train_steps": 100, "window": 10,
+                     "iterations": 300, "eval_every": 10, "eval_games": 20,
+                     "eval_simulations": 200, "eval_opponents": "random,minimax:4,mcts:200"},
+    **{f"go{n}": {**BOARD, "temperature_moves": 8, "eval_every": 5,
+                  "eval_opponents": "random,mcts:200"} for n in range(5, 10)},
 }
 
 
 def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
-    game = layers.get("game", Config.game)
-    preset = dict(PRESETS.get(resolve_game(game), {}))
-    if game.startswith("go"):
-        preset.update(temperature_moves=8, eval_opponents="random,mcts:200")
-    return preset
+    return dict(PRESETS.get(resolve_game(layers.get("game", Config.game)), {}))
 
 
 class PolicyValueNet(nn.Module):
@@ -116,6 +117,17 @@ class PolicyValueNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.head = PolicyValueHead(backbone.out_features, num_actions)
+        self.frozen_trunk = False
+
+    def freeze_trunk(self) -> None:
+        self.backbone.requires_grad_(False)
+        self.frozen_trunk = True
+
+    def train(self, mode: bool = True) -> PolicyValueNet:
+        super().train(mode)
+        if self.frozen_trunk:  # frozen means frozen: batch-norm statistics too
+            self.backbone.eval()
+        return self
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.backbone(planes))
@@ -129,11 +141,10 @@ class NetEvaluator:
     """The network as an MCTS evaluator: one forward pass for a batch of positions."""
 
     def __init__(self, net: nn.Module, device: torch.device):
-        self.net, self.device = net, device
+        self.net, self.device = net.eval(), device  # train_step() switches back to train mode
 
     @torch.inference_mode()
     def __call__(self, planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.net.eval()
         logits, values = self.net(torch.from_numpy(planes).to(self.device))
         logits = logits.float().masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
         return torch.softmax(logits, 1).cpu().numpy(), values.float().cpu().numpy()
@@ -245,15 +256,21 @@ def augmented_batch(game: Game, data: Positions, idx: np.ndarray,
     return planes, policies, data.values[idx]
 
 
-def train_step(net: nn.Module, opt_: torch.optim.Optimizer, planes: np.ndarray,
-               policies: np.ndarray, values: np.ndarray, device: torch.device) -> tuple[float, float]:
+def train_step(net: nn.Module, opt_: torch.optim.Optimizer, guard: LossGuard,
+               batch: tuple[np.ndarray, np.ndarray, np.ndarray],
+               device: torch.device) -> tuple[float, float] | None:
+    """Policy cross-entropy to the search's visit counts + value squared error to the result;
+    None if the guard skips a non-finite loss."""
+    planes, policies, values = (torch.from_numpy(a).to(device) for a in batch)
     net.train()
-    logits, v = net(torch.from_numpy(planes).to(device))
-    target = torch.from_numpy(policies).to(device)
-    policy_loss = -(target * F.log_softmax(logits, 1)).sum(1).mean()
-    value_loss = F.mse_loss(v, torch.from_numpy(values).to(device))
+    logits, v = net(planes)
+    policy_loss = -(policies * F.log_softmax(logits, 1)).sum(1).mean()
+    value_loss = F.mse_loss(v, values)
+    loss = policy_loss + value_loss
+    if not guard.ok(loss):
+        return None
     opt_.zero_grad(set_to_none=True)
-    (policy_loss + value_loss).backward()
+    loss.backward()
     opt_.step()
     return policy_loss.item(), value_loss.item()
 
@@ -297,13 +314,17 @@ def split_records(cfg: Config, game: Game) -> tuple[Positions, tuple[Positions, 
     return train, test, len(records)
 
 
-def pretrain(cfg: Config, game: Game, net: nn.Module, opt_: torch.optim.Optimizer,
-             train: Positions, device: torch.device, rng: np.random.Generator) -> None:
-    """AlphaGo's first stage: supervised learning of the expert's moves and the results."""
-    steps = cfg.pretrain_epochs * math.ceil(len(train) / cfg.batch_size)
+def fit(net: nn.Module, opt_: torch.optim.Optimizer, guard: LossGuard, game: Game,
+        data: Positions, steps: int, batch_size: int, device: torch.device,
+        rng: np.random.Generator) -> list[tuple[float, float]]:
+    """`steps` updates on random positions of `data` under random board symmetries."""
+    losses = []
     for _ in range(steps):
-        idx = rng.integers(len(train), size=cfg.batch_size)
-        train_step(net, opt_, *augmented_batch(game, train, idx, rng), device)
+        batch = augmented_batch(game, data, rng.integers(len(data), size=batch_size), rng)
+        result = train_step(net, opt_, guard, batch, device)
+        if result is not None:
+            losses.append(result)
+    return losses
 
 
 def opponents(cfg: Config) -> list[str]:
@@ -335,8 +356,8 @@ def gate(cfg: Config, game: Game, new: nn.Module, best: nn.Module, device: torch
     def player(net: nn.Module, seed: int) -> Player:
         return SearchPlayer(game, NetEvaluator(net, device), cfg.search(), seed=seed, noise=True)
 
-    r = play_match(game, player(new, cfg.seed + iteration), player(best, cfg.seed - iteration - 1),
-                   cfg.gate_games)
+    base = cfg.seed + 100_000 + 2 * iteration
+    r = play_match(game, player(new, base), player(best, base + 1), cfg.gate_games)
     return (r["wins"] + 0.5 * r["draws"]) / r["games"]
 
 
@@ -350,7 +371,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.init_encoder:
         load_encoder(net.backbone, Path(cfg.init_encoder))
     if cfg.freeze_encoder:
-        net.backbone.requires_grad_(False)
+        net.freeze_trunk()
     params = [p for p in net.parameters() if p.requires_grad]
     opt_ = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     best_net = build_net(cfg, game).to(device)
@@ -359,7 +380,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             "obs_shape": list(game.obs_shape), "num_actions": game.num_actions}
     expert, held_out, n_records = (split_records(cfg, game) if cfg.pretrain else (None, None, 0))
     iteration, window, keep_rows, summary_extra = 0, [], None, {}
-    if resume and run.has_checkpoint():
+    resumed = resume and run.has_checkpoint()
+    if resumed:
         state = run.load()
         check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
         net.load_state_dict(state["model"])
@@ -375,7 +397,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     columns = BASE_COLUMNS + [f"{column(s)}_{k}" for s in opponents(cfg) for k in ("win", "loss")]
     metrics = run.open_metrics(columns, keep_rows=keep_rows)
     trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
-                        resume_step=iteration if resume else None)
+                        resume_step=iteration if resumed else None)
     bar = TrainingProgress(cfg.iterations, iteration, label=f"{NAME} {game.name}",
                            enabled=opts.progress, unit="iterations")
     run.stop.install()
@@ -394,10 +416,13 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         trackers.log(iteration, row)
         plot(run)
 
-    if iteration == 0:
+    if not resumed:
         if cfg.pretrain:  # AlphaGo's supervised stage, then its strength as iteration 0
             t0 = time.perf_counter()
-            pretrain(cfg, game, net, opt_, expert, device, rng)
+            # AlphaGo's first stage: the expert's moves and the games' results
+            fit(net, opt_, run.guard, game, expert,
+                cfg.pretrain_epochs * math.ceil(len(expert) / cfg.batch_size), cfg.batch_size,
+                device, rng)
             summary_extra = {"pretrain_games": n_records, "pretrain_positions": len(expert),
                              "pretrain_move_accuracy": move_accuracy(net, held_out, device),
                              "pretrain_s": round(time.perf_counter() - t0, 1)}
@@ -420,9 +445,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             window = (window + [fresh])[-cfg.window:]
             data = Positions.concat(window)
             t1 = time.perf_counter()
-            losses = [train_step(net, opt_, *augmented_batch(
-                game, data, rng.integers(len(data), size=cfg.batch_size), rng), device)
-                for _ in range(cfg.train_steps)]
+            losses = fit(net, opt_, run.guard, game, data, cfg.train_steps, cfg.batch_size,
+                         device, rng) or [(math.nan, math.nan)]
             train_s = time.perf_counter() - t1
             iteration += 1
             games_played += cfg.games_per_iteration

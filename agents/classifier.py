@@ -188,21 +188,23 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 # DDP averages over processes: scale so the gradient is the global batch mean
                 loss = F.cross_entropy(logits.float(), yb, reduction="sum") * (group.world / len(idx))
             opt_.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_.step()
+            # the global batch's loss, so every process skips (or stops) together
+            batch_loss = group.sum(loss.item() / group.world)[0]
+            if run.guard.ok(batch_loss):
+                loss.backward()
+                opt_.step()
+                loss_sum += batch_loss * len(yb)
+                correct += (logits.argmax(1) == yb).sum().item()
+                seen += len(yb)
             step += 1
-            batch_loss = loss.item() * len(idx) / group.world
-            loss_sum += batch_loss
-            correct += (logits.argmax(1) == yb).sum().item()
-            seen += len(yb)
-            bar.update(step, epoch=epoch + 1, loss=batch_loss / len(idx))
+            bar.update(step, epoch=epoch + 1, loss=batch_loss)
             if group.any(bool(run.stop)):
                 run.stop.request()  # every process stops at this same step
                 break
         if group.any(bool(run.stop)):
             run.stop.request()
             break  # an unfinished epoch is redone on resume
-        loss_sum, correct, seen = group.sum(loss_sum, correct, seen)
+        loss_sum, correct, seen = group.sum(loss_sum, correct, max(seen, 1))
         train_time += time.perf_counter() - t0
         images += seen
         epoch += 1

@@ -30,7 +30,7 @@ from rl.heads import QHead
 from rl.plots import plot_learning_curve
 from rl.progress import TrainingProgress
 from rl.replay import Batch, FrameReplay
-from rl.run import Run, RunOptions, check_checkpoint_meta
+from rl.run import LossGuard, Run, RunOptions, check_checkpoint_meta
 from rl.schedules import Linear
 from rl.tracking import Trackers
 
@@ -233,7 +233,8 @@ class Learner:
         explore = rng.random(len(obs)) < epsilon
         return np.where(explore, rng.integers(n_actions, size=len(obs)), greedy)
 
-    def update(self, batch: Batch) -> tuple[float, float, np.ndarray]:
+    def update(self, batch: Batch, guard: LossGuard) -> tuple[float, float, np.ndarray] | None:
+        """One gradient step; None if the guard skips a non-finite loss."""
         obs, next_obs = self.to_device(batch.obs), self.to_device(batch.next_obs)
         actions = torch.from_numpy(batch.actions).to(self.device)
         returns = torch.from_numpy(batch.returns).to(self.device)
@@ -247,8 +248,8 @@ class Learner:
                                     returns, discounts)
             q = self.forward(obs).float()
             loss, td = td_loss(q, actions, targets, weights, self.cfg.loss)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()}")
+        if not guard.ok(loss):
+            return None
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.max_grad_norm > 0:
@@ -413,7 +414,10 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             learner.set_lr(lr_at(step))
             for _ in range(n_updates):
                 batch = replay.sample(cfg.batch_size, beta_at(step - cfg.learning_starts))
-                loss, q_mean, td = learner.update(batch)
+                result = learner.update(batch, run.guard)
+                if result is None:
+                    continue
+                loss, q_mean, td = result
                 replay.update_priorities(batch.indices, td)
                 losses.append(loss)
                 qs.append(q_mean)

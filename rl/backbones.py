@@ -144,7 +144,8 @@ class BasicBlock(nn.Module):
 RESNET_BLOCKS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
 
 
-def resnet(in_shape: Shape, blocks: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512)) -> nn.Module:
+def resnet(in_shape: Shape, blocks: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512),
+           pool: bool = True) -> nn.Module:
     """ResNet from one block and a list of stage sizes. The stem adapts to the input: ImageNet's
     7x7/2 conv + max-pool (4x smaller) from Atari frames (84x84) up, a 3x3/1 conv for digits,
     CIFAR and boards, whose few pixels all matter."""
@@ -165,7 +166,8 @@ def resnet(in_shape: Shape, blocks: Sequence[int], widths: Sequence[int] = (64, 
         for j in range(n):
             layers.append(BasicBlock(c, width, stride if j == 0 else 1))
             c = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    # boards keep their map: a move's logit depends on where things are, not only on what
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if pool else [nn.Flatten()]
     body = nn.Sequential(*layers)
     for m in body.modules():
         if isinstance(m, nn.Conv2d):
@@ -183,6 +185,8 @@ BACKBONES: dict[str, Callable[[Shape], nn.Module]] = {
     "resnet34": lambda s: resnet(s, RESNET_BLOCKS["resnet34"]),
     # narrower members of the same families: fast on CPUs and small boards
     "resnet-small": lambda s: resnet(s, [2, 2], widths=(64, 64)),
+    # AlphaZero-style trunk for board planes: 4 residual blocks, no pooling (flattened map)
+    "resnet-board": lambda s: resnet(s, [2, 2], widths=(32, 32), pool=False),
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from rl import __version__
 from rl.config import (add_config_args, build_config, load_yaml, resumable_fields, saved_config,
                        to_dict)
+from rl.distributed import Group
 from rl.errors import UserError, did_you_mean
 from rl.run import Run, RunOptions
 
@@ -150,6 +151,9 @@ def train_parser(algo: str, module: Any) -> Parser:
     run.add_argument("--wandb", action="store_true",
                      help="also log to wandb (offline unless you are logged in)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--on-nan", choices=["stop", "skip"], default="stop",
+                     help="a NaN/inf loss stops the run, keeping the last good checkpoint "
+                     "(default), or skips that update and counts it")
     add_config_args(p, module.Config)
     return p
 
@@ -186,7 +190,7 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
     args = train_parser(algo, module).parse_args(rest)
     flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
     opts = RunOptions(device=resolve_device(args.device), progress=not args.no_progress,
-                      tensorboard=args.tensorboard, wandb=args.wandb)
+                      tensorboard=args.tensorboard, wandb=args.wandb, on_nan=args.on_nan)
 
     group = join_torchrun(algo, module, opts)
     if not group.main:  # other processes follow rank 0's run directory and resolved config
@@ -205,7 +209,7 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
     return execute(module, cfg, run, opts, resume=resume, fresh=not resume)
 
 
-def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Any:
+def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Group:
     """Under torchrun, join the process group; rank 0 alone shows progress and logs."""
     from rl import distributed
 
@@ -238,6 +242,7 @@ def open_run(algo: str, module: Any, args: argparse.Namespace, flags: dict[str, 
                             "(start a new run instead)")
         cfg = build_config(module.Config, saved, flags)
         run.update_config({"algo": algo, **to_dict(cfg), "run": asdict(opts)})
+        run.remove_partial_writes()
         return run, cfg, True
 
     from_yaml = load_yaml(args.config) if args.config else {}
@@ -254,6 +259,7 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
     """Train; a fresh run that fails on user input leaves no directory behind."""
     from rl import distributed
 
+    run.guard.policy = opts.on_nan
     try:
         summary = module.train(cfg, run, opts, resume)
     except UserError:
@@ -275,6 +281,8 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
         print(f"stopped at a clean point; checkpoint saved. Resume with:\n"
               f"  rl train {run.config['algo']} --resume {run.path}", file=sys.stderr)
         return run.stop.exit_code
+    if run.guard.skipped:
+        summary["skipped_updates"] = run.guard.skipped
     summary = {**summary, "run_dir": str(run.path)}
     run.write_summary(summary)
     print(json.dumps(summary, indent=2))
@@ -416,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         fail(str(e))
     except OSError as e:
         # a full disk or a read-only directory is the user's to fix, not a bug to trace
-        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                       errno.EPERM):
             where = f" ({e.filename})" if e.filename else ""
             fail(f"{e.strerror}{where}: free space or choose another --run-dir; "
                  "completed checkpoints are intact")

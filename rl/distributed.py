@@ -112,4 +112,7 @@ def close() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        # leave together: a process tearing gloo down while rank 0 still evaluates and saves
+        # can abort the other (std::terminate in gloo's destructor)
+        dist.barrier()
         dist.destroy_process_group()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import pickle
 import shutil
@@ -43,6 +44,7 @@ class RunOptions:
     tensorboard: bool = False
     wandb: bool = False
     world_size: int = 1  # processes training data-parallel under torchrun
+    on_nan: str = "stop"  # a NaN/inf loss: stop (keep the last good checkpoint) or skip the update
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -191,6 +193,33 @@ class StopFlag:
         return 128 + self.signum if self.signum is not None else 0
 
 
+class LossGuard:
+    """What a NaN or infinite loss does. `stop` raises FloatingPointError: the command reports
+    it and exits 3, keeping the last good checkpoint. `skip` drops that update and counts it;
+    more than `max_in_a_row` in a row still stop (the weights are broken by then)."""
+
+    def __init__(self, policy: str = "stop", max_in_a_row: int = 100):
+        self.policy = policy
+        self.max_in_a_row = max_in_a_row
+        self.skipped = 0
+        self._in_a_row = 0
+
+    def ok(self, loss: Any) -> bool:
+        """True if the update may go ahead (loss: a number or a one-element tensor)."""
+        value = float(loss)
+        if math.isfinite(value):
+            self._in_a_row = 0
+            return True
+        self._in_a_row += 1
+        if self.policy == "stop":
+            raise FloatingPointError(f"loss became {value}")
+        if self._in_a_row > self.max_in_a_row:
+            raise FloatingPointError(f"{self._in_a_row} non-finite losses in a row "
+                                     f"({self.skipped} updates skipped in all)")
+        self.skipped += 1
+        return False
+
+
 class Run:
     """The directory of one run, opened fresh or for resume."""
 
@@ -202,6 +231,7 @@ class Run:
         self.metrics: MetricsWriter | None = None
         self.created_root: Path | None = None  # topmost directory this run created
         self.writes = True  # False in the other processes of a data-parallel run
+        self.guard = LossGuard()  # every training loop asks it before an update
 
     # -- creation ---------------------------------------------------------------------------
     @classmethod
@@ -271,6 +301,11 @@ class Run:
         save_checkpoint(self.checkpoints / "latest.pt", state)
         if best:
             save_checkpoint(self.checkpoints / "best.pt", state)
+
+    def remove_partial_writes(self) -> None:
+        """Temp files of a process killed mid-write (the renamed files are all complete)."""
+        for tmp in self.path.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
     def checkpoint_path(self, which: str = "latest") -> Path:
         if which in ("latest", "best"):

@@ -1,5 +1,6 @@
 """Self-play: search finds forced wins, targets have the right sign, symmetries map policies
 with the board, and the whole train -> eval -> resume -> play cycle works through the command."""
+import csv
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from agents.alphazero import self_play
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
@@ -47,12 +49,13 @@ def test_search_finds_forced_wins(leaves_per_tree: int):
     assert root.W[root.N.argmax()] / root.N.max() > 0.9  # the search knows it is won
 
 
-def test_value_targets_are_the_result_for_the_side_to_move():
-    game = load_game("tic_tac_toe")
+@pytest.mark.parametrize("name", ["tic_tac_toe", "go5"])
+def test_value_targets_are_the_result_for_the_side_to_move(name: str):
+    game = load_game(name)
     decisive = 0
     for seed in range(6):
         data, stats = self_play(game, uniform_evaluator, SearchConfig(simulations=4), games=1,
-                                temperature_moves=9, rng=np.random.default_rng(seed))
+                                temperature_moves=100, rng=np.random.default_rng(seed))
         first_result = 1.0 if stats["first_player_wins"] else 0.0 if stats["draws"] else -1.0
         to_move = data.planes[:, -1, 0, 0]  # the side-to-move plane: 0 first player, 1 second
         assert np.all(data.values[to_move == 0] == first_result)
@@ -127,6 +130,16 @@ def test_train_eval_resume_play_through_the_command(workdir: Path):
     rows = (workdir / "run/metrics.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]  # no gap, no duplicate
 
+    # transfer: a new agent starts from this one's trunk and trains its heads only
+    rl("train", "alphazero", "--game", "tic_tac_toe", "--iterations", "1", *TINY, "--run-dir",
+       "heads", "--init-encoder", "run/checkpoints/latest.pt", "--freeze-encoder", cwd=workdir,
+       check=True)
+    source = torch.load(workdir / "run/checkpoints/latest.pt", weights_only=True)["model"]
+    target = torch.load(workdir / "heads/checkpoints/latest.pt", weights_only=True)["model"]
+    trunk = [k for k in source if k.startswith("backbone.")]
+    assert trunk and all(torch.equal(source[k], target[k]) for k in trunk)
+    assert not torch.equal(source["head.policy.weight"], target["head.policy.weight"])
+
     # a person who types nonsense, an occupied cell, a name, then gives up
     proc = subprocess.run([sys.executable, "-m", "rl.cli", "play", "run", "--game", "ttt"],
                           input="hello\n9\n\nx(1,1)\n4\nquit\n", cwd=workdir,
@@ -137,10 +150,12 @@ def test_train_eval_resume_play_through_the_command(workdir: Path):
     assert "agent plays" in proc.stdout and "game abandoned" in proc.stdout
 
 
-def test_self_play_workers_in_processes(workdir: Path):
+def test_self_play_workers_and_gating(workdir: Path):
     summary = json.loads(rl("train", "alphazero", "--game", "connect_four", "--iterations", "1",
-                            "--workers", "2", "--eval-every", "0", *TINY, "--run-dir", "w",
-                            cwd=workdir, check=True).stdout)
+                            "--workers", "2", "--gate-games", "2", "--eval-every", "0", *TINY,
+                            "--run-dir", "w", cwd=workdir, check=True).stdout)
     assert summary["games"] == 4
-    row = (workdir / "w/metrics.csv").read_text().splitlines()[-1].split(",")
-    assert row[:3] == ["1", "4", row[2]] and int(row[2]) >= 4 * 7  # a connect-four game lasts >= 7 moves
+    with open(workdir / "w/metrics.csv") as f:
+        row = list(csv.DictReader(f))[-1]
+    assert int(row["positions"]) >= 4 * 7  # a connect-four game lasts at least 7 moves
+    assert 0 <= float(row["gate_score"]) <= 1
