@@ -36,8 +36,8 @@ from rl.tracking import Trackers
 
 NAME = "alphazero"
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
-                "value_loss", "positions_per_s", "self_play_s", "train_s", "gate_score",
-                "move_accuracy"]
+                "value_loss", "positions_per_s", "self_play_s", "train_s", "first_player_wins",
+                "draws", "game_length", "gate_score", "move_accuracy"]
 
 
 @dataclass
@@ -455,7 +455,10 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                    "policy_loss": float(np.mean([l[0] for l in losses])),
                    "value_loss": float(np.mean([l[1] for l in losses])),
                    "positions_per_s": len(fresh) / self_play_s, "self_play_s": self_play_s,
-                   "train_s": train_s}
+                   "train_s": train_s,  # self-play's own results: draws rise as play improves
+                   "first_player_wins": stats["first_player_wins"] / cfg.games_per_iteration,
+                   "draws": stats["draws"] / cfg.games_per_iteration,
+                   "game_length": stats["mean_length"]}
             accepted = True
             if cfg.gate_games:
                 row["gate_score"] = gate(cfg, game, net, best_net, device, iteration)
@@ -490,7 +493,8 @@ def plot(run: Run) -> None:
     rows = read_metrics(run.path / "metrics.csv")
     vs = sorted({k.rsplit("_", 1)[0] for k in (rows[0] if rows else {}) if k.startswith("vs_")})
     panels = [tuple(f"{v}_win" for v in vs), tuple(f"{v}_loss" for v in vs),
-              ("policy_loss", "value_loss"), ("move_accuracy",), ("positions_per_s",)]
+              ("policy_loss", "value_loss"), ("first_player_wins", "draws"), ("move_accuracy",),
+              ("positions_per_s",)]
     plot_learning_curve(run.path / "metrics.csv", run.path / "strength.png", panels,
                         title=f"{NAME} on {run.config.get('game')}: strength per iteration",
                         x="iteration")
@@ -541,3 +545,41 @@ def _same_game(player: SearchPlayer, game: Game) -> SearchPlayer:
     if player.game.name != game.name:
         raise UserError(f"the opponent plays {player.game.name}, this agent {game.name}")
     return player
+
+
+def record(run: Run, args: Any) -> dict[str, Any]:
+    """`rl record DIR`: games of the saved agent (against itself, or --opponent) drawn one
+    frame per move to GIF, named with the checkpoint, the seed and the result."""
+    import imageio.v3 as imageio
+
+    cfg, game, net, _ = load_net(run, args.checkpoint)
+    seed = cfg.seed + 60_000 if args.seed is None else args.seed
+    agent = SearchPlayer(game, NetEvaluator(net, torch.device("cpu")),
+                         cfg.search(cfg.eval_simulations or None), seed)
+    opponent = make_opponent(args.opponent, game, seed + 1) if args.opponent else agent
+    files, results = [], []
+    for i in range(args.episodes):
+        players = (agent, opponent) if i % 2 == 0 else (opponent, agent)
+        state = game.new_state()
+        frames = [game.draw(state, f"{players[0].name} (red) vs {players[1].name}")]
+        while not state.is_terminal():
+            action = players[state.current_player()].choose([state])[0]
+            title = f"move {len(frames)}: {game.action_name(state, action)}"
+            state.apply_action(action)
+            frames.append(game.draw(state, title))
+        first = state.returns()[0]
+        result = "first-wins" if first > 0 else "second-wins" if first < 0 else "draw"
+        path = run.path / "videos" / (f"record-{Path(args.checkpoint).stem}-seed{seed}-"
+                                      f"game{i}-{result}.gif")
+        path.parent.mkdir(exist_ok=True)
+        height = max(f.shape[0] for f in frames)
+        width = max(f.shape[1] for f in frames)
+        frames = [np.pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]), (0, 0)),
+                         constant_values=255) for f in frames]
+        # 0.7 s a move, 3 s on the final position; loop forever
+        imageio.imwrite(path, np.stack(frames), duration=[700] * (len(frames) - 1) + [3000],
+                        loop=0)
+        files.append(str(path))
+        results.append(result)
+    return {"algo": NAME, "game": game.name, "checkpoint": args.checkpoint, "seed": seed,
+            "opponent": args.opponent or "itself", "results": results, "files": files}

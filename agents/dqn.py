@@ -92,6 +92,8 @@ class Config:
     eval_episodes: int = opt(5, "episodes per evaluation", min=1, resumable=True)
     final_eval: bool = opt(True, "evaluate the final network for summary.json", resumable=True)
     eval_epsilon: float = opt(0.001, "exploration during evaluation", min=0.0, max=1.0, resumable=True)
+    record_every: int = opt(10, "record the first episode of every Nth evaluation to videos/ "
+                            "(full game frames, MP4; 0 = never)", min=0, resumable=True)
     log_every: int = opt(10_000, "agent steps between metrics rows", min=1, resumable=True)
     checkpoint_every: int = opt(100_000, "agent steps between checkpoints", min=1, resumable=True)
     save_replay: bool = opt(False, "store the replay with each checkpoint, so --resume keeps it",
@@ -129,7 +131,7 @@ CLASSIC_PRESET: dict[str, Any] = {
     "n_step": 3, "dueling": True, "learning_starts": 1_000, "train_freq": 256,
     "gradient_steps": 128, "target_update": 10, "epsilon_end": 0.04, "epsilon_steps": 16_000,
     "reward_clip": False, "eval_every": 10_000, "eval_episodes": 10, "log_every": 1_000,
-    "checkpoint_every": 10_000, "steps": 100_000, "eval_epsilon": 0.0,
+    "checkpoint_every": 10_000, "steps": 100_000, "eval_epsilon": 0.0, "record_every": 3,
 }
 
 
@@ -302,8 +304,9 @@ _warned_render = False
 
 def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
                       epsilon: float, n_actions: int, video_dir: Any = None,
-                      video_prefix: str = "eval") -> np.ndarray:
-    """Raw game scores of `episodes` episodes (the first one recorded to MP4 if video_dir)."""
+                      video_prefix: str = "eval", record: int = 1) -> np.ndarray:
+    """Raw game scores of `episodes` episodes. With video_dir, the first `record` are recorded
+    (gymnasium's RecordVideo, the full rendered frame) as <prefix>-episode-<i>-score-<s>.mp4."""
     env = make_single_env(cfg.env, atari_options(cfg), render_mode="rgb_array" if video_dir else None,
                           max_episode_steps=cfg.max_episode_steps)
     if video_dir is not None and not can_render(env):
@@ -315,7 +318,7 @@ def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
 
         with warnings.catch_warnings():  # one folder holds every evaluation's video
             warnings.simplefilter("ignore")
-            env = RecordVideo(env, str(video_dir), episode_trigger=lambda ep: ep == 0,
+            env = RecordVideo(env, str(video_dir), episode_trigger=lambda ep: ep < record,
                               name_prefix=video_prefix, disable_logger=True)
     rng = np.random.default_rng(seed)
     scores = np.empty(episodes)
@@ -330,6 +333,11 @@ def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
         scores[i] = total
         obs, _ = env.reset()
     env.close()
+    if video_dir is not None:  # the score a recording shows belongs in its name
+        for i in range(min(record, episodes)):
+            video = Path(video_dir) / f"{video_prefix}-episode-{i}.mp4"
+            if video.exists():
+                video.rename(video.with_name(f"{video.stem}-score-{scores[i]:g}.mp4"))
     return scores
 
 
@@ -448,8 +456,12 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             (step >= cfg.steps and cfg.final_eval)
         if evaluated:
             t_eval = time.perf_counter()
+            n_eval = step // cfg.eval_every
+            recorded = cfg.record_every and ((n_eval - 1) % cfg.record_every == 0
+                                             or step >= cfg.steps)  # and the trained agent
             scores = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 10_000,
-                                       cfg.eval_epsilon, n_actions, video_dir=run.path / "videos",
+                                       cfg.eval_epsilon, n_actions,
+                                       video_dir=run.path / "videos" if recorded else None,
                                        video_prefix=f"step{step:09d}")
             last_eval = scores
             eval_time += time.perf_counter() - t_eval
@@ -534,3 +546,21 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
             "mean_return": float(scores.mean()), "std_return": float(scores.std()),
             "episodes": int(args.episodes), "min_return": float(scores.min()),
             "max_return": float(scores.max())}
+
+
+def record(run: Run, args: Any) -> dict[str, Any]:
+    """`rl record DIR`: play and record episodes of the saved agent (MP4, full game frames),
+    named with the checkpoint, the seed and the score."""
+    learner, cfg, n_actions = load_learner(run, args.checkpoint)
+    seed = cfg.seed + 40_000 if args.seed is None else args.seed
+    epsilon = cfg.eval_epsilon if args.epsilon is None else args.epsilon
+    prefix = f"record-{Path(args.checkpoint).stem}-seed{seed}"
+    scores = evaluate_episodes(learner, cfg, args.episodes, seed, epsilon, n_actions,
+                               video_dir=run.path / "videos", video_prefix=prefix,
+                               record=args.episodes)
+    files = sorted(str(p) for p in (run.path / "videos").glob(f"{prefix}-*.mp4"))
+    if not files:
+        raise UserError(f"{cfg.env} cannot be rendered here (for classic control install "
+                        "pygame), so nothing was recorded")
+    return {"algo": NAME, "env": cfg.env, "checkpoint": args.checkpoint, "seed": seed,
+            "epsilon": epsilon, "scores": scores.tolist(), "files": files}

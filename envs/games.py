@@ -25,6 +25,7 @@ GAMES: dict[str, tuple[str, dict, str]] = {
 # Komi: half a point under the margin by which Black wins with perfect play where small boards
 # are solved or nearly so (5x5: 25, 6x6: 4, van der Werf; 7x7: 9, Davies), the usual 7.5 above,
 # so no side is given a sure win and draws cannot happen.
+STONES = {"tic_tac_toe": (2, 1)}  # observation planes of the first and second player's pieces
 ALIASES = {"tictactoe": "tic_tac_toe", "ttt": "tic_tac_toe", "connect4": "connect_four",
            "go": "go7"}
 
@@ -53,7 +54,7 @@ class Game:
 
     def encode(self, state) -> np.ndarray:  # noqa: ANN001
         """float32 planes [C+1, H, W]: open_spiel's observation plus the side to move."""
-        obs = np.asarray(state.observation_tensor(), dtype=np.float32).reshape(self.obs_shape[0] - 1,
+        obs = np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(self.obs_shape[0] - 1,
                                                                                   *self.board)
         to_move = np.full((1, *self.board), float(state.current_player() == 1), dtype=np.float32)
         return np.concatenate([obs, to_move])
@@ -76,6 +77,47 @@ class Game:
                    for r in range(h)]
             return "\n".join(f"{row}    {key}" for row, key in zip(board.splitlines(), ids))
         return board
+
+    def draw(self, state, title: str = "") -> np.ndarray:  # noqa: ANN001
+        """The position as an RGB picture (one frame of a recording)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        obs = np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(
+            self.obs_shape[0] - 1, *self.board)
+        first, second = STONES.get(self.name, (0, 1))
+        h, w = self.board
+        bottom_up = self.action_layout != "cells"  # connect four and go count rows upwards
+        fig, ax = plt.subplots(figsize=(0.55 * w + 0.6, 0.55 * h + 0.9), dpi=80)
+        ax.set_facecolor("#d9b36c" if self.name.startswith("go") else "#1f4e9c")
+        for r in range(h):
+            for c in range(w):
+                y = r if bottom_up else h - 1 - r
+                color = ("black" if obs[first, r, c] else "white" if obs[second, r, c] else None)
+                if self.name.startswith("go"):
+                    if color:
+                        ax.add_patch(plt.Circle((c, y), 0.42, color=color, ec="black"))
+                else:
+                    fill = {"black": "#e63946", "white": "#ffd166"}.get(color, "#f1f1f1")
+                    ax.add_patch(plt.Circle((c, y), 0.4, color=fill))
+        if self.name.startswith("go"):
+            for i in range(h):
+                ax.plot([0, w - 1], [i, i], color="black", lw=0.6, zorder=0)
+            for j in range(w):
+                ax.plot([j, j], [0, h - 1], color="black", lw=0.6, zorder=0)
+        ax.set_xlim(-0.6, w - 0.4)
+        ax.set_ylim(-0.6, h - 0.4)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=8)
+        fig.tight_layout()
+        fig.canvas.draw()
+        image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        plt.close(fig)
+        return image
 
     def parse_move(self, state, text: str) -> int | None:  # noqa: ANN001
         """A legal move from what a person typed: its number or its name (x(1,1), c3, pass)."""

@@ -126,6 +126,29 @@ def main_parser() -> Parser:
     gen.add_argument("--out", type=Path, required=True, help="records file to write")
     gen.add_argument("--seed", type=int, default=0, help="seed of the expert's choices")
 
+    rec = sub.add_parser("record", help="play and record episodes of a trained agent",
+                         description="Atari and classic control: MP4 of the full game frames "
+                         "(gymnasium's RecordVideo). Board games: a GIF, one frame per move. "
+                         "Files go to DIR/videos/, named with checkpoint, seed and score.")
+    rec.add_argument("run_dir", type=Path, help="run directory of `rl train dqn|alphazero`")
+    rec.add_argument("--episodes", type=int, default=1, help="episodes or games (default 1)")
+    rec.add_argument("--checkpoint", default="best", help="best, latest or a path (default best)")
+    rec.add_argument("--epsilon", type=float, help="DQN: exploration while recording "
+                     "(default: the run's eval epsilon)")
+    rec.add_argument("--opponent", help="board games: random, minimax, mcts:N (default: itself)")
+    rec.add_argument("--seed", type=int, help="seed of the recorded episodes")
+
+    report = sub.add_parser("report", help="one self-contained HTML page of one or more runs")
+    report.add_argument("run_dirs", type=Path, nargs="+", help="run directories")
+    report.add_argument("--out", type=Path, help="where to write it (default DIR/report.html, "
+                        "or report.html here for several runs)")
+
+    compare = sub.add_parser("compare", help="one metric of several runs, overlaid")
+    compare.add_argument("run_dirs", type=Path, nargs="+", help="run directories")
+    compare.add_argument("--metric", required=True, help="a metrics.csv column, e.g. eval_return")
+    compare.add_argument("--out", type=Path, default=Path("compare.png"),
+                         help="PNG to write (default compare.png)")
+
     play = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     play.add_argument("run_dir", type=Path, help="run directory of `rl train alphazero`")
     play.add_argument("--game", help="the game you expect (checked against the run's)")
@@ -385,6 +408,40 @@ def cmd_games(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from agents import load_algorithm
+
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.epsilon is not None and not 0 <= args.epsilon <= 1:
+        raise UserError(f"--epsilon must be in [0, 1], got {args.epsilon}")
+    run = Run.open(args.run_dir)
+    module = load_algorithm(run.config["algo"])
+    if not hasattr(module, "record"):
+        raise UserError(f"{args.run_dir} is a {run.config['algo']} run: only dqn and alphazero "
+                        "agents can be recorded")
+    if args.checkpoint == "best" and not run.has_checkpoint("best"):
+        args.checkpoint = "latest"
+    print(json.dumps(module.record(run, args)))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rl.report import write_report
+
+    out = args.out or (args.run_dirs[0] / "report.html" if len(args.run_dirs) == 1
+                       else Path("report.html"))
+    print(write_report(args.run_dirs, out))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rl.report import compare
+
+    print(compare(args.run_dirs, args.metric, args.out))
+    return 0
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     from agents.alphazero import agent_player
     from agents.players import play_human
@@ -418,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_games(args)
         if args.command == "play":
             return cmd_play(args)
+        if args.command == "record":
+            return cmd_record(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         parser.print_help()
         return 0
     except UserError as e:

@@ -47,10 +47,15 @@ class RunOptions:
     on_nan: str = "stop"  # a NaN/inf loss: stop (keep the last good checkpoint) or skip the update
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide reports and plots from others
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

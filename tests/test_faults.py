@@ -117,3 +117,24 @@ def test_wandb_stays_offline_when_the_network_is_unreachable(tmp_path: Path, mon
     trackers.log(1, {"loss": 0.5})
     trackers.close()
     assert list((tmp_path / "wandb").glob("offline-run-*")), "wandb did not run offline"
+
+
+@pytest.mark.parametrize("algo, args", [
+    ("dqn", CARTPOLE[2:] + ["--steps", "20000"]),
+    ("alphazero", ["--iterations", "50", *TINY]),
+], ids=["dqn", "alphazero"])
+def test_ctrl_c_is_a_clean_stop(workdir: Path, algo: str, args: list[str]):
+    proc = rl_popen("train", algo, *args, "--run-dir", "run", cwd=workdir)
+    latest = workdir / "run" / "checkpoints" / "latest.pt"
+    t0 = time.time()
+    while not latest.exists():
+        assert time.time() - t0 < 120 and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"rl train {algo} --resume run" in err and "Traceback" not in err
+    # the checkpoint saved on the way out accounts for every metrics row written
+    rows = load_checkpoint(latest)["meta"]["metrics_rows"]
+    assert rows == len(read_metrics(workdir / "run" / "metrics.csv")) > 0
