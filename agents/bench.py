@@ -136,23 +136,29 @@ def bench_classifier(backbone: str = "deepcnn", dataset: str = "mnist-10k",
 
 
 def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, games: int = 32,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, seconds: float = 10.0) -> dict[str, Any]:
     """Self-play positions/s: our search with batched leaf evaluation (`games` games at once)
     vs the same search and network one position at a time, and open_spiel's MCTSBot (random
     rollouts, no network) at equal simulations, in this process one after the other."""
-    from agents.alphazero import Config, NetEvaluator, build_net, self_play
-    from agents.mcts import SearchConfig
+    from dataclasses import replace
+
+    from agents.alphazero import Config, NetEvaluator, build_net, defaults_for, self_play
     from agents.players import SpielMCTSPlayer
     from envs.games import load_game
+    from rl.config import build_config
 
     game = load_game(game_name)
-    cfg = Config(game=game.name)
+    # the game's training preset (trunk, leaves per call), one process
+    cfg = build_config(Config, defaults_for({"game": game.name}), {"game": game.name})
     torch.manual_seed(seed)
     evaluator = NetEvaluator(build_net(cfg, game), torch.device("cpu"))
-    search_cfg = SearchConfig(simulations=simulations)
 
     def ours(n_games: int, seconds: float) -> float:
-        """Positions per second over whole games, playing batches of n_games until `seconds`."""
+        """Positions per second over whole games, playing batches of n_games until `seconds`.
+        One at a time means one game and one leaf per network call."""
+        search_cfg = cfg.search(simulations)
+        if n_games == 1:
+            search_cfg = replace(search_cfg, leaves_per_tree=1)
         positions, t0, i = 0, time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds or positions == 0:
             data, _ = self_play(game, evaluator, search_cfg, n_games, cfg.temperature_moves,
@@ -169,11 +175,12 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
                 positions += 1
         return positions / (time.perf_counter() - t0)
 
-    batched = ours(games, 10.0)
-    single = ours(1, 10.0)
-    reference = spiel(10.0)
+    batched = ours(games, seconds)
+    single = ours(1, seconds)
+    reference = spiel(seconds)
     return {"game": game.name, "simulations": simulations, "parallel_games": games,
-            "backbone": cfg.backbone, "torch_threads": torch.get_num_threads(),
+            "backbone": cfg.backbone, "leaves_per_tree": cfg.leaves_per_tree,
+            "torch_threads": torch.get_num_threads(),
             "batched_positions_per_s": round(batched, 1),
             "one_at_a_time_positions_per_s": round(single, 1),
             "openspiel_mcts_positions_per_s": round(reference, 1),

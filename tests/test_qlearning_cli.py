@@ -42,7 +42,7 @@ def test_same_seed_same_metrics(workdir: Path):
     assert a == drop(read_metrics(workdir / "b" / "metrics.csv")) and len(a) == 20
 
 
-def wait_for(path: Path, timeout: float = 60) -> None:
+def wait_for(path: Path, timeout: float = 180) -> None:
     t0 = time.time()
     while not path.exists():
         assert time.time() - t0 < timeout, f"{path} never appeared"

@@ -159,3 +159,13 @@ def test_self_play_workers_and_gating(workdir: Path):
         row = list(csv.DictReader(f))[-1]
     assert int(row["positions"]) >= 4 * 7  # a connect-four game lasts at least 7 moves
     assert 0 <= float(row["gate_score"]) <= 1
+
+
+def test_bench_selfplay_reports_all_three():
+    from agents.bench import bench_selfplay
+
+    r = bench_selfplay("tic_tac_toe", simulations=8, games=8, seconds=0.3)
+    assert min(r["batched_positions_per_s"], r["one_at_a_time_positions_per_s"],
+               r["openspiel_mcts_positions_per_s"]) > 0
+    assert r["batched_vs_one_at_a_time"] == pytest.approx(
+        r["batched_positions_per_s"] / r["one_at_a_time_positions_per_s"], rel=0.02)
