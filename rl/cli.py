@@ -465,22 +465,11 @@ def main(argv: list[str] | None = None) -> int:
                 parser.parse_args(["train", "--help"])
             return cmd_train(algo, rest[1:])
         args = parser.parse_args(argv)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "envs":
-            return cmd_envs()
-        if args.command == "bench":
-            return cmd_bench(args)
-        if args.command == "games":
-            return cmd_games(args)
-        if args.command == "play":
-            return cmd_play(args)
-        if args.command == "record":
-            return cmd_record(args)
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "compare":
-            return cmd_compare(args)
+        commands = {"eval": cmd_eval, "envs": lambda _: cmd_envs(), "bench": cmd_bench,
+                    "games": cmd_games, "play": cmd_play, "record": cmd_record,
+                    "report": cmd_report, "compare": cmd_compare}
+        if args.command in commands:
+            return commands[args.command](args)
         parser.print_help()
         return 0
     except UserError as e:
