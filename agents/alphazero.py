@@ -327,6 +327,14 @@ def fit(net: nn.Module, opt_: torch.optim.Optimizer, guard: LossGuard, game: Gam
     return losses
 
 
+def net_player(cfg: Config, game: Game, net: nn.Module, seed: int, *,
+               simulations: int | None = None, device: torch.device = torch.device("cpu"),
+               name: str = "agent", noise: bool = False) -> SearchPlayer:
+    """Our search guided by `net`, at `simulations` (default: the run's evaluation setting)."""
+    return SearchPlayer(game, NetEvaluator(net, device),
+                        cfg.search(simulations or cfg.eval_simulations or None), seed, name, noise)
+
+
 def opponents(cfg: Config) -> list[str]:
     return [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]
 
@@ -338,8 +346,7 @@ def column(spec: str) -> str:
 def strength(cfg: Config, game: Game, net: nn.Module, device: torch.device,
              iteration: int) -> dict[str, float]:
     """Win and loss rates against each fixed opponent, the agent first in half the games."""
-    agent = SearchPlayer(game, NetEvaluator(net, device), cfg.search(cfg.eval_simulations or None),
-                         seed=cfg.seed + iteration)
+    agent = net_player(cfg, game, net, cfg.seed + iteration, device=device)
     out = {}
     for spec in opponents(cfg):
         r = play_match(game, agent, make_opponent(spec, game, seed=cfg.seed + 7919 * iteration),
@@ -354,7 +361,8 @@ def gate(cfg: Config, game: Game, new: nn.Module, best: nn.Module, device: torch
     """The new network's score (wins + draws / 2) against the best, with root noise so that
     the games differ."""
     def player(net: nn.Module, seed: int) -> Player:
-        return SearchPlayer(game, NetEvaluator(net, device), cfg.search(), seed=seed, noise=True)
+        return net_player(cfg, game, net, seed, simulations=cfg.simulations, device=device,
+                          noise=True)
 
     base = cfg.seed + 100_000 + 2 * iteration
     r = play_match(game, player(new, base), player(best, base + 1), cfg.gate_games)
@@ -519,8 +527,7 @@ def agent_player(run_dir: Path, simulations: int | None, seed: int, name: str = 
         raise UserError(f"{run_dir} is a {run.config.get('algo')} run, not a self-play agent")
     which = "best" if run.has_checkpoint("best") else "latest"
     cfg, game, net, _ = load_net(run, which)
-    return SearchPlayer(game, NetEvaluator(net, torch.device("cpu")),
-                        cfg.search(simulations or cfg.eval_simulations or None), seed, name)
+    return net_player(cfg, game, net, seed, simulations=simulations, name=name)
 
 
 def evaluate(run: Run, args: Any) -> dict[str, Any]:
@@ -528,8 +535,7 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     losses from the agent's side, alternating who moves first."""
     cfg, game, net, state = load_net(run, args.checkpoint)
     seed = cfg.seed + 50_000 if args.seed is None else args.seed
-    agent = SearchPlayer(game, NetEvaluator(net, torch.device("cpu")),
-                         cfg.search(args.simulations or cfg.eval_simulations or None), seed)
+    agent = net_player(cfg, game, net, seed, simulations=args.simulations)
     spec = args.opponent or "random"
     opponent = make_opponent(spec, game, seed + 1,
                              load_agent=lambda d: _same_game(agent_player(d, None, seed + 2,
@@ -554,8 +560,7 @@ def record(run: Run, args: Any) -> dict[str, Any]:
 
     cfg, game, net, _ = load_net(run, args.checkpoint)
     seed = cfg.seed + 60_000 if args.seed is None else args.seed
-    agent = SearchPlayer(game, NetEvaluator(net, torch.device("cpu")),
-                         cfg.search(cfg.eval_simulations or None), seed)
+    agent = net_player(cfg, game, net, seed)
     opponent = make_opponent(args.opponent, game, seed + 1) if args.opponent else agent
     files, results = [], []
     for i in range(args.episodes):

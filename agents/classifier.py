@@ -188,8 +188,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 # DDP averages over processes: scale so the gradient is the global batch mean
                 loss = F.cross_entropy(logits.float(), yb, reduction="sum") * (group.world / len(idx))
             opt_.zero_grad(set_to_none=True)
-            # the global batch's loss, so every process skips (or stops) together
-            batch_loss = group.sum(loss.item() / group.world)[0]
+            # the global batch's loss and stop requests, so every process skips or stops together
+            batch_loss, stopping = group.sum(loss.item() / group.world, float(bool(run.stop)))
             if run.guard.ok(batch_loss):
                 loss.backward()
                 opt_.step()
@@ -198,13 +198,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 seen += len(yb)
             step += 1
             bar.update(step, epoch=epoch + 1, loss=batch_loss)
-            if group.any(bool(run.stop)):
+            if stopping:
                 run.stop.request()  # every process stops at this same step
                 break
-        if group.any(bool(run.stop)):
+        loss_sum, correct, seen, stopping = group.sum(loss_sum, correct, max(seen, 1),
+                                                      float(bool(run.stop)))
+        if stopping:
             run.stop.request()
             break  # an unfinished epoch is redone on resume
-        loss_sum, correct, seen = group.sum(loss_sum, correct, max(seen, 1))
         train_time += time.perf_counter() - t0
         images += seen
         epoch += 1

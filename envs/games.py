@@ -52,10 +52,14 @@ class Game:
     def new_state(self):  # noqa: ANN201 (a pyspiel.State)
         return self.spiel.new_initial_state()
 
+    def board_planes(self, state) -> np.ndarray:  # noqa: ANN001
+        """open_spiel's observation as [C, H, W] (the same for both players in these games)."""
+        return np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(
+            self.obs_shape[0] - 1, *self.board)
+
     def encode(self, state) -> np.ndarray:  # noqa: ANN001
         """float32 planes [C+1, H, W]: open_spiel's observation plus the side to move."""
-        obs = np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(self.obs_shape[0] - 1,
-                                                                                  *self.board)
+        obs = self.board_planes(state)
         to_move = np.full((1, *self.board), float(state.current_player() == 1), dtype=np.float32)
         return np.concatenate([obs, to_move])
 
@@ -85,8 +89,7 @@ class Game:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        obs = np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(
-            self.obs_shape[0] - 1, *self.board)
+        obs = self.board_planes(state)
         first, second = STONES.get(self.name, (0, 1))
         h, w = self.board
         bottom_up = self.action_layout != "cells"  # connect four and go count rows upwards

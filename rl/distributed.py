@@ -45,6 +45,7 @@ class Group:
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
     def sum(self, *values: float) -> list[float]:
+        """Each value summed over the processes (one all-reduce for all of them)."""
         if self.world == 1:
             return list(values)
         import torch
@@ -53,10 +54,6 @@ class Group:
         t = torch.tensor(values, dtype=torch.float64)
         dist.all_reduce(t)
         return t.tolist()
-
-    def any(self, flag: bool) -> bool:
-        """A stop asked of one process stops all of them at the same step."""
-        return self.sum(float(flag))[0] > 0 if self.world > 1 else flag
 
     def share(self, obj: Any) -> Any:
         """Rank 0's value of obj, on every process."""
