@@ -13,7 +13,8 @@ from rl.run import atomic_write_bytes, read_metrics
 UNSMOOTHED = {"epsilon", "lr", "q_mean", "replay_size", "eval_return", "eval_success"}
 
 
-def _column(rows: list[dict[str, str]], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+def column(rows: list[dict[str, str]], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) pairs of metrics rows where y was logged."""
     pairs = [(float(r[x]), float(r[y])) for r in rows if r.get(y) not in (None, "", "nan")]
     if not pairs:
         return np.empty(0), np.empty(0)
@@ -31,6 +32,17 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
+def draw_series(ax: "matplotlib.axes.Axes", xs: np.ndarray, ys: np.ndarray, label: str,
+                smoothed: bool = True) -> None:
+    """Long noisy series: faint raw values under a moving average. Short ones: points."""
+    if xs.size > 20 and smoothed:
+        ax.plot(xs, ys, alpha=0.25, lw=0.8)
+        ax.plot(xs, smooth(ys, max(xs.size // 20, 2)), lw=1.8, label=label,
+                color=ax.lines[-1].get_color())
+    else:
+        ax.plot(xs, ys, marker="o", lw=1.8, label=label)
+
+
 def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple[str, ...]],
                         title: str, x: str = "step", reference: dict[str, float] | None = None) -> None:
     """One panel per tuple of metric names; a dashed line where `reference` gives a target."""
@@ -40,22 +52,17 @@ def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple
     import matplotlib.pyplot as plt
 
     rows = read_metrics(metrics_csv)
-    panels = [p for p in panels if any(_column(rows, x, y)[0].size for y in p)]
+    panels = [p for p in panels if any(column(rows, x, y)[0].size for y in p)]
     if not panels:
         return
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), sharex=True,
                              squeeze=False)
     for ax, names in zip(axes[:, 0], panels):
         for name in names:
-            xs, ys = _column(rows, x, name)
+            xs, ys = column(rows, x, name)
             if xs.size == 0:
                 continue
-            if xs.size > 20 and name not in UNSMOOTHED and not name.startswith("vs_"):
-                ax.plot(xs, ys, alpha=0.25, lw=0.8)
-                ax.plot(xs, smooth(ys, max(xs.size // 20, 2)), lw=1.8, label=name,
-                        color=ax.lines[-1].get_color())
-            else:
-                ax.plot(xs, ys, marker="o", lw=1.8, label=name)
+            draw_series(ax, xs, ys, name, smoothed=name not in UNSMOOTHED and not name.startswith("vs_"))
             if reference and name in reference:
                 ax.axhline(reference[name], ls="--", color="gray", lw=1,
                            label=f"{name} reference {reference[name]:.3g}")

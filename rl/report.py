@@ -36,27 +36,18 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rl.plots import save_figure, smooth
+    from rl.plots import column, draw_series, save_figure
 
     fig, ax = plt.subplots(figsize=(8, 4.2))
     axis = None
     for d in run_dirs:
         rows = read_metrics(Run.open(d).path / "metrics.csv")
         axis = axis or x_axis(rows)
-        pairs = [(float(r[axis]), float(r[metric])) for r in rows
-                 if r.get(metric) not in (None, "", "nan") and r.get(axis) not in (None, "")]
-        if not pairs:
+        xs, ys = column(rows, axis, metric)
+        if xs.size == 0:
             raise UserError(f"{d} has no {metric!r} values (its metrics: "
                             f"{', '.join(k for k in (rows[0] if rows else {}) if k not in X_AXES)})")
-        xs, ys = map(list, zip(*pairs))
-        line, = ax.plot(xs, ys, alpha=0.3 if len(xs) > 20 else 1.0, marker=None if len(xs) > 20 else "o")
-        if len(xs) > 20:
-            import numpy as np
-
-            ax.plot(xs, smooth(np.asarray(ys), max(len(xs) // 20, 2)), color=line.get_color(),
-                    lw=1.8, label=d.name)
-        else:
-            line.set_label(d.name)
+        draw_series(ax, xs, ys, d.name)
     ax.set_xlabel(axis)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)

@@ -60,6 +60,7 @@ def test_rl_record_names_checkpoint_seed_and_score(runs: Path):
 
 
 def test_report_is_self_contained_with_plots_and_video(runs: Path):
+    rl("record", "ttt", "--checkpoint", "latest", cwd=runs, check=True)  # a GIF to embed
     rl("report", "dqn", "ttt", "--out", "report.html", cwd=runs, check=True)
     page = (runs / "report.html").read_text()
     assert "<script" not in page and "http://" not in page and "https://" not in page
