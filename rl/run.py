@@ -22,6 +22,7 @@ import pickle
 import shutil
 import signal
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -169,16 +170,20 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._first_at = 0.0
         self._previous: dict[int, Any] = {}
 
     def __bool__(self) -> bool:
         return self.signum is not None
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        if self.signum is not None:  # a second Ctrl-C stops at once
+        if self.signum is None:
+            self.signum, self._first_at = signum, time.monotonic()
+        # a second Ctrl-C stops at once; one signal delivered twice (`timeout make run` signals
+        # make's process group, and make passes it on) must not cost the final checkpoint
+        elif time.monotonic() - self._first_at > 1.0:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
-        self.signum = signum
 
     def request(self, signum: int = signal.SIGTERM) -> None:
         """Stop as if signalled: another process of a data-parallel run was."""
