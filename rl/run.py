@@ -216,7 +216,7 @@ class LossGuard:
 
     def ok(self, loss: Any) -> bool:
         """True if the update may go ahead (loss: a number or a one-element tensor)."""
-        value = float(loss)
+        value = float(loss.detach() if hasattr(loss, "detach") else loss)
         if math.isfinite(value):
             self._in_a_row = 0
             return True
