@@ -36,8 +36,8 @@ from rl.tracking import Trackers
 
 NAME = "alphazero"
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
-                "value_loss", "positions_per_s", "self_play_s", "train_s", "first_player_wins",
-                "draws", "game_length", "gate_score", "move_accuracy"]
+                "value_loss", "positions_per_s", "self_play_s", "train_s", "lr",
+                "first_player_wins", "draws", "game_length", "gate_score", "move_accuracy"]
 
 
 @dataclass
@@ -59,6 +59,10 @@ class Config:
     batch_size: int = opt(128, "positions per gradient step", min=1)
     train_steps: int = opt(100, "gradient steps per iteration", min=1)
     lr: float = opt(1e-3, "Adam learning rate", min=0.0, min_exclusive=True)
+    lr_end: float = opt(1.0, "learning rate at the last iteration as a share of --lr (cosine "
+                        "decay; 1 = constant)", min=0.0, max=1.0)
+    value_target_q: float = opt(0.0, "share of the search's root value in the value target "
+                                "(0: the game's result alone, as AlphaZero)", min=0.0, max=1.0)
     weight_decay: float = opt(1e-4, "L2 weight decay (AdamW)", min=0.0)
     gate_games: int = opt(0, "games new vs best to accept a network (0: always accept, AlphaZero)",
                           min=0)
@@ -89,6 +93,12 @@ class Config:
     def run_name(self) -> str:
         return f"{NAME}-{self.game}"
 
+    def lr_at(self, iteration: int) -> float:
+        """Cosine from lr at iteration 0 to lr * lr_end at the last iteration."""
+        progress = min(iteration / self.iterations, 1.0)
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return self.lr * (self.lr_end + (1 - self.lr_end) * cosine)
+
     def search(self, simulations: int | None = None) -> SearchConfig:
         return SearchConfig(simulations or self.simulations, self.c_puct, self.dirichlet_alpha,
                             self.noise_eps, self.leaves_per_tree)
@@ -97,9 +107,12 @@ class Config:
 BOARD = {"backbone": "resnet-board", "leaves_per_tree": 4}
 PRESETS = {  # per game: what fits the board and a 2-core CPU (a layer under YAML and flags)
     # measured on 2 cores: resnet-board + 4 leaves per call + 2 workers ~ 110 positions/s
+    # 180 iterations took 85 minutes and won 89 of 100 games against MCTSBot-1000; a constant
+    # rate and results-only value targets had flattened at 66 (experiments/results/alphazero.md)
     "connect_four": {**BOARD, "simulations": 100, "workers": 2, "temperature_moves": 10,
                      "games_per_iteration": 64, "train_steps": 100, "window": 10,
-                     "iterations": 300, "eval_every": 10, "eval_games": 20,
+                     "iterations": 180, "lr_end": 0.1, "value_target_q": 0.5,
+                     "eval_every": 10, "eval_games": 20,
                      "eval_simulations": 200, "eval_opponents": "random,minimax:4,mcts:200"},
     **{f"go{n}": {**BOARD, "temperature_moves": 8, "eval_every": 5,
                   "eval_opponents": "random,mcts:200"} for n in range(5, 10)},
@@ -170,17 +183,21 @@ class Positions:
 
 
 def self_play(game: Game, evaluator: Any, search_cfg: SearchConfig, games: int,
-              temperature_moves: int, rng: np.random.Generator) -> tuple[Positions, dict[str, float]]:
-    """Play `games` games at once, searching every live game's position in one batch."""
+              temperature_moves: int, rng: np.random.Generator,
+              value_target_q: float = 0.0) -> tuple[Positions, dict[str, float]]:
+    """Play `games` games at once, searching every live game's position in one batch. Each
+    position's value target is the game's result for the side to move, mixed with the
+    search's root value at weight `value_target_q`."""
     roots = [Node(game.new_state()) for _ in range(games)]
-    records: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(games)]
+    records: list[list[tuple[np.ndarray, np.ndarray, int, float]]] = [[] for _ in range(games)]
     moves = np.zeros(games, dtype=int)
     while live := [i for i, r in enumerate(roots) if not r.terminal]:
         search(game, [roots[i] for i in live], evaluator, search_cfg, rng)
         for i in live:
             temperature = 1.0 if moves[i] < temperature_moves else 0.0
             action, policy = choose(roots[i], game.num_actions, temperature, rng)
-            records[i].append((game.encode(roots[i].state), policy, roots[i].player))
+            records[i].append((game.encode(roots[i].state), policy, roots[i].player,
+                               roots[i].mean_value()))
             roots[i] = advance(roots[i], action)
             moves[i] += 1
     planes, policies, values = [], [], []
@@ -189,10 +206,12 @@ def self_play(game: Game, evaluator: Any, search_cfg: SearchConfig, games: int,
         returns = root.returns
         outcome["first_player_wins"] += returns[0] > 0
         outcome["draws"] += returns[0] == 0
-        for p, pi, player in record:
+        for p, pi, player, q in record:
             planes.append(p.astype(np.uint8))
             policies.append(pi)
-            values.append(returns[player])  # the result for the side that was to move
+            # the result for the side that was to move; the search's value at that position is
+            # a less noisy estimate early in the game, where one result says little
+            values.append((1 - value_target_q) * returns[player] + value_target_q * q)
     return (Positions(np.stack(planes), np.stack(policies), np.asarray(values, dtype=np.float32)),
             {**outcome, "mean_length": float(moves.mean())})
 
@@ -206,7 +225,7 @@ def _worker_play(args: tuple) -> tuple[Positions, dict[str, float]]:
     net = build_net(cfg, game)
     net.load_state_dict(state_dict)
     return self_play(game, NetEvaluator(net, torch.device("cpu")), cfg.search(), games,
-                     cfg.temperature_moves, np.random.default_rng(seed))
+                     cfg.temperature_moves, np.random.default_rng(seed), cfg.value_target_q)
 
 
 class SelfPlay:
@@ -225,7 +244,7 @@ class SelfPlay:
         if self.pool is None:
             return self_play(self.game, NetEvaluator(net, device), cfg.search(),
                              cfg.games_per_iteration, cfg.temperature_moves,
-                             np.random.default_rng([cfg.seed, iteration, 0]))
+                             np.random.default_rng([cfg.seed, iteration, 0]), cfg.value_target_q)
         from rl.config import to_dict
 
         state = {k: v.cpu() for k, v in net.state_dict().items()}
@@ -453,6 +472,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             window = (window + [fresh])[-cfg.window:]
             data = Positions.concat(window)
             t1 = time.perf_counter()
+            lr = cfg.lr_at(iteration)
+            for group in opt_.param_groups:
+                group["lr"] = lr
             losses = fit(net, opt_, run.guard, game, data, cfg.train_steps, cfg.batch_size,
                          device, rng) or [(math.nan, math.nan)]
             train_s = time.perf_counter() - t1
@@ -463,7 +485,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                    "policy_loss": float(np.mean([l[0] for l in losses])),
                    "value_loss": float(np.mean([l[1] for l in losses])),
                    "positions_per_s": len(fresh) / self_play_s, "self_play_s": self_play_s,
-                   "train_s": train_s,  # self-play's own results: draws rise as play improves
+                   "train_s": train_s, "lr": lr,
+                   # self-play's own results: draws rise as play improves
                    "first_player_wins": stats["first_player_wins"] / cfg.games_per_iteration,
                    "draws": stats["draws"] / cfg.games_per_iteration,
                    "game_length": stats["mean_length"]}

@@ -88,6 +88,11 @@ class Node:
             return float(self.returns[player])
         return leaf_value if player == self.player else -leaf_value
 
+    def mean_value(self) -> float:
+        """The search's value of this position for the side to move: the mean over its
+        simulations (a lower-variance estimate than one game's result)."""
+        return float(self.W.sum() / max(self.visits, 1)) if self.expanded else 0.0
+
     def policy(self, num_actions: int) -> np.ndarray:
         """Visit counts as a distribution over all actions (the search's improved policy)."""
         out = np.zeros(num_actions, dtype=np.float32)

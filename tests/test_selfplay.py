@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.alphazero import self_play
+from agents.alphazero import Config, self_play
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
 from agents.players import MinimaxPlayer, RandomPlayer, generate_games, play_match
 from conftest import rl
@@ -63,6 +63,29 @@ def test_value_targets_are_the_result_for_the_side_to_move(name: str):
         assert np.allclose(data.policies.sum(1), 1.0)
         decisive += first_result != 0
     assert decisive >= 2
+
+
+def test_value_targets_can_mix_in_the_search_value():
+    game = load_game("connect_four")
+
+    def targets(q: float):
+        return self_play(game, uniform_evaluator, SearchConfig(simulations=16), games=2,
+                         temperature_moves=100, rng=np.random.default_rng(3), value_target_q=q)[0]
+
+    result, searched, half = targets(0.0), targets(1.0), targets(0.5)
+    assert np.array_equal(result.planes, searched.planes)  # the weight changes targets, not play
+    assert set(np.unique(result.values)) <= {-1.0, 0.0, 1.0}
+    assert np.all(np.abs(searched.values) <= 1) and not np.array_equal(result.values,
+                                                                          searched.values)
+    np.testing.assert_allclose(half.values, (result.values + searched.values) / 2, atol=1e-6)
+
+
+def test_learning_rate_decays_by_cosine_to_its_end_share():
+    cfg = Config(iterations=10, lr=1e-3, lr_end=0.1)
+    rates = [cfg.lr_at(i) for i in range(11)]
+    assert rates[0] == pytest.approx(1e-3) and rates[5] == pytest.approx(5.5e-4)
+    assert rates[10] == pytest.approx(1e-4) and np.all(np.diff(rates) < 0)
+    assert Config(iterations=10).lr_at(7) == Config().lr  # lr_end 1: constant
 
 
 @pytest.mark.parametrize("name, moves", [("tic_tac_toe", [0, 1, 5]), ("connect_four", [0, 0, 1, 3]),
