@@ -62,7 +62,8 @@ def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple
             xs, ys = column(rows, x, name)
             if xs.size == 0:
                 continue
-            draw_series(ax, xs, ys, name, smoothed=name not in UNSMOOTHED and not name.startswith("vs_"))
+            smoothed = name not in UNSMOOTHED and not name.startswith("vs_")  # rates per check
+            draw_series(ax, xs, ys, name, smoothed)
             if reference and name in reference:
                 ax.axhline(reference[name], ls="--", color="gray", lw=1,
                            label=f"{name} reference {reference[name]:.3g}")
