@@ -42,6 +42,7 @@ def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int
 
     from agents.dqn import Config, atari_options, is_atari
     from envs import make_single_env
+    from rl.sb3 import silent_logger
 
     cfg = Config(env=env)
     venv = DummyVecEnv([lambda: make_single_env(env, atari_options(cfg))])
@@ -59,6 +60,7 @@ def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int
                 learning_starts=learning_starts, batch_size=32, train_freq=4, gradient_steps=1,
                 target_update_interval=1000, seed=seed, verbose=0, device="cpu",
                 optimize_memory_usage=False)
+    model.set_logger(silent_logger())
     clock = Clock()
     model.learn(learning_starts + steps, callback=clock)
     elapsed = time.perf_counter() - clock.t_start

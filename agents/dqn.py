@@ -62,9 +62,9 @@ class Config:
     max_episode_steps: int | None = opt(None, "time limit (default: 27000 agent steps for Atari, "
                                         "the env's own otherwise)", min=1)
     # learning
-    buffer_size: int = opt(1_000_000, "replay capacity in transitions", min=1)
+    buffer_size: int = opt(100_000, "replay capacity in transitions", min=1)
     batch_size: int = opt(32, "minibatch size", min=1)
-    lr: float = opt(6.25e-5, "Adam learning rate", min=0.0, min_exclusive=True)
+    lr: float = opt(1e-4, "Adam learning rate", min=0.0, min_exclusive=True)
     lr_end: float | None = opt(None, "learning rate reached linearly at --steps (default: constant)",
                                min=0.0)
     adam_eps: float = opt(1.5e-4, "Adam epsilon", min=0.0, min_exclusive=True)
@@ -80,19 +80,19 @@ class Config:
     learning_starts: int = opt(20_000, "agent steps of random-policy data before learning", min=0)
     train_freq: int = opt(4, "agent steps between updates", min=1)
     gradient_steps: int = opt(1, "gradient steps per update", min=1)
-    target_update: int = opt(2_000, "agent steps between hard target updates", min=1)
+    target_update: int = opt(1_000, "agent steps between hard target updates", min=1)
     tau: float = opt(1.0, "target update rate (1 = hard copy; <1 = Polyak every update)", min=0.0,
                      max=1.0, min_exclusive=True)
     epsilon: float = opt(1.0, "initial exploration rate", min=0.0, max=1.0)
     epsilon_end: float = opt(0.01, "final exploration rate", min=0.0, max=1.0)
-    epsilon_steps: int = opt(250_000, "agent steps over which epsilon decays linearly", min=1)
+    epsilon_steps: int = opt(100_000, "agent steps over which epsilon decays linearly", min=1)
     reward_clip: bool = opt(True, "learn from sign(reward) (scores are always reported raw)")
     # evaluation, logging, checkpoints
-    eval_every: int = opt(100_000, "agent steps between evaluations", min=1, resumable=True)
+    eval_every: int = opt(50_000, "agent steps between evaluations", min=1, resumable=True)
     eval_episodes: int = opt(5, "episodes per evaluation", min=1, resumable=True)
     final_eval: bool = opt(True, "evaluate the final network for summary.json", resumable=True)
     eval_epsilon: float = opt(0.001, "exploration during evaluation", min=0.0, max=1.0, resumable=True)
-    record_every: int = opt(10, "record the first episode of every Nth evaluation to videos/ "
+    record_every: int = opt(4, "record the first episode of every Nth evaluation to videos/ "
                             "(full game frames, MP4; 0 = never)", min=0, resumable=True)
     log_every: int = opt(10_000, "agent steps between metrics rows", min=1, resumable=True)
     checkpoint_every: int = opt(100_000, "agent steps between checkpoints", min=1, resumable=True)

@@ -27,7 +27,7 @@ def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool, *, atari_optio
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from rl.sb3 import dqn_weights_to_ours, policy_kwargs
+    from rl.sb3 import dqn_weights_to_ours, policy_kwargs, silent_logger
 
     if resume:
         raise UserError("--resume is not supported with --impl sb3 (SB3 checkpoints are pickles, "
@@ -51,6 +51,7 @@ def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool, *, atari_optio
                 exploration_fraction=min(cfg.epsilon_steps / cfg.steps, 1.0),
                 max_grad_norm=cfg.max_grad_norm or 1e9, policy_kwargs=policy_kwargs(encoder),
                 seed=cfg.seed, device=opts.device, verbose=0)
+    model.set_logger(silent_logger())
     metrics = run.open_metrics(["step", "episodes", "episode_return", "epsilon", "eval_return",
                                 "eval_std", "steps_per_s"])
     trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb)

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
 from rl.backbones import make_backbone
@@ -39,3 +40,9 @@ def dqn_weights_to_ours(q_net_state: dict[str, torch.Tensor]) -> dict[str, torch
         elif key.startswith("q_net.0."):
             out["head.advantage." + key[len("q_net.0."):]] = value.detach().clone()
     return out
+
+
+def silent_logger() -> Logger:
+    """For model.set_logger: SB3's default logger leaves an empty /tmp/SB3-<time> folder behind
+    at every learn(), and we write our own metrics."""
+    return Logger(folder=None, output_formats=[])

@@ -104,10 +104,13 @@ def test_divergence_stops_with_a_message_and_keeps_the_checkpoint(workdir: Path)
     assert load_checkpoint(workdir / "run" / "checkpoints" / "latest.pt")["step"] <= 500
 
 
-def test_sb3_backend_with_our_encoder(workdir: Path):
+def test_sb3_backend_with_our_encoder(workdir: Path, monkeypatch: pytest.MonkeyPatch):
     """`--impl sb3`: SB3's DQN learns with our encoder; its weights come back in our format, so
     `rl eval` and --init-encoder read them like our own."""
+    (workdir / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(workdir / "tmp"))
     out = rl(*CARTPOLE, "--impl", "sb3", "--run-dir", "sb3", cwd=workdir, check=True)
+    assert not list((workdir / "tmp").glob("SB3-*")), "SB3's default logger left a folder behind"
     summary = json.loads(out.stdout)
     assert summary["impl"] == "sb3" and summary["encoder"] == "mlp"
     assert summary["steps"] >= 3000 and summary["mean_return"] > 0
