@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 
-def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int) -> dict[str, Any]:
+def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int,
+          device: str) -> dict[str, Any]:
     from agents import dqn
     from rl.config import build_config
     from rl.run import Run, RunOptions
@@ -29,13 +30,14 @@ def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: in
         "log_every": 10 ** 12, "final_eval": False, "seed": seed})
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(Path(tmp) / "run", {"algo": "dqn"})
-        summary = dqn.train(cfg, run, RunOptions(device="cpu", progress=False), resume=False)
+        summary = dqn.train(cfg, run, RunOptions(device=device, progress=False), resume=False)
         run.close()
     return {"sps": summary["train_phase_steps_per_s"],
             "bytes_per_transition": summary["replay_bytes_per_transition"]}
 
 
-def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int) -> dict[str, Any]:
+def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int,
+         device: str) -> dict[str, Any]:
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -58,7 +60,7 @@ def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int
     policy = "CnnPolicy" if is_atari(env) else "MlpPolicy"
     model = DQN(policy, venv, learning_rate=1e-4, buffer_size=buffer_size,
                 learning_starts=learning_starts, batch_size=32, train_freq=4, gradient_steps=1,
-                target_update_interval=1000, seed=seed, verbose=0, device="cpu",
+                target_update_interval=1000, seed=seed, verbose=0, device=device,
                 optimize_memory_usage=False)
     model.set_logger(silent_logger())
     clock = Clock()
@@ -72,12 +74,12 @@ def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int
 
 
 def bench_dqn(env: str = "Pong", steps: int = 2_000, learning_starts: int = 1_000,
-              buffer_size: int = 100_000, seed: int = 0) -> dict[str, Any]:
+              buffer_size: int = 100_000, seed: int = 0, device: str = "cpu") -> dict[str, Any]:
     threads = torch.get_num_threads()
-    ours = _ours(env, steps, learning_starts, buffer_size, seed)
-    sb3 = _sb3(env, steps, learning_starts, buffer_size, seed)
+    ours = _ours(env, steps, learning_starts, buffer_size, seed, device)
+    sb3 = _sb3(env, steps, learning_starts, buffer_size, seed, device)
     return {"env": env, "train_steps": steps, "learning_starts": learning_starts,
-            "buffer_size": buffer_size, "torch_threads": threads,
+            "buffer_size": buffer_size, "torch_threads": threads, "device": device,
             "ours_sps": round(ours["sps"], 1), "sb3_sps": round(sb3["sps"], 1),
             "sps_ratio": round(ours["sps"] / sb3["sps"], 3),
             "ours_bytes_per_transition": round(ours["bytes_per_transition"], 1),

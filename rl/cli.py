@@ -104,6 +104,8 @@ def main_parser() -> Parser:
     bench.add_argument("--learning-starts", type=int, default=1000,
                        help="random steps before learning, not timed (default 1000)")
     bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
+    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                       help="dqn: where both learn (default cpu; auto: cuda when present)")
     bench.add_argument("--backbone", default="deepcnn", help="classifier: backbone (default deepcnn)")
     bench.add_argument("--dataset", default="mnist-10k", help="classifier: data set (default mnist-10k)")
     bench.add_argument("--data-dir", type=Path, help="classifier: folder holding <dataset>/")
@@ -371,7 +373,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = [("train images/s", "ours_images_per_s", "plain_images_per_s", "ratio")]
         header = ("ours", "plain torch")
     else:
-        result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size)
+        result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size,
+                           device=resolve_device(args.device))
         rows = [("train-phase steps/s", "ours_sps", "sb3_sps", "sps_ratio"),
                 ("replay bytes/transition", "ours_bytes_per_transition",
                  "sb3_bytes_per_transition", None)]

@@ -123,3 +123,17 @@ def test_sb3_backend_with_our_encoder(workdir: Path, monkeypatch: pytest.MonkeyP
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("backbone."))
     resumed = rl("train", "dqn", "--resume", "sb3", cwd=workdir)
     assert resumed.returncode == 2 and "not supported with --impl sb3" in resumed.stderr
+
+
+def test_bench_dqn_reports_both_implementations(workdir: Path):
+    """`rl bench dqn`: ours and SB3's DQN, same settings, one after the other; timings are
+    reported, never asserted (shared machines are noisy)."""
+    out = rl("bench", "dqn", "--env", "Pong", "--steps", "40", "--learning-starts", "40",
+             "--buffer-size", "1000", "--json", cwd=workdir, check=True)
+    r = json.loads(out.stdout)
+    assert r["device"] == "cpu" and r["train_steps"] == 40
+    assert r["ours_sps"] > 0 and r["sb3_sps"] > 0
+    assert r["sps_ratio"] == pytest.approx(r["ours_sps"] / r["sb3_sps"], rel=0.01)
+    # frames stored once: one 84x84 frame plus a few bytes, against SB3's obs + next_obs stacks
+    assert 84 * 84 <= r["ours_bytes_per_transition"] <= 7200
+    assert r["sb3_bytes_per_transition"] >= 2 * 4 * 84 * 84
