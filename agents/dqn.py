@@ -231,9 +231,13 @@ class Learner:
     @torch.no_grad()
     def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator,
             n_actions: int) -> np.ndarray:
-        greedy = self.forward(self.to_device(obs)).argmax(dim=1).cpu().numpy()
         explore = rng.random(len(obs)) < epsilon
-        return np.where(explore, rng.integers(n_actions, size=len(obs)), greedy)
+        actions = rng.integers(n_actions, size=len(obs))
+        # the network only sees the envs that act greedily: early on, most steps need no forward
+        if not explore.all():
+            greedy = ~explore
+            actions[greedy] = self.forward(self.to_device(obs[greedy])).argmax(dim=1).cpu().numpy()
+        return actions
 
     def update(self, batch: Batch, guard: LossGuard) -> tuple[float, float, np.ndarray] | None:
         """One gradient step; None if the guard skips a non-finite loss."""
@@ -490,15 +494,16 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         bar.update(step, ret=np.mean([r for r, _ in recent]) if recent else None,
                    eval=None if best_eval == -np.inf else best_eval, eps=epsilon,
                    loss=float(np.mean(losses[-50:])) if losses else None)
+    # throughput of the training phase (after learning starts), evaluation and the closing
+    # checkpoint and plot excluded: what `rl bench dqn` compares with SB3's learn() loop
+    train_sps = ((step - train_step0) / (time.perf_counter() - train_t0 - eval_time)
+                 if train_t0 else None)
     bar.close()
     envs.close()
     run.save(snapshot())
     plot(run)
     trackers.close()
     elapsed = time.perf_counter() - t0
-    # throughput of the training phase (after learning starts), evaluation time excluded
-    train_sps = ((step - train_step0) / (time.perf_counter() - train_t0 - eval_time)
-                 if train_t0 else None)
     final = best = None
     if cfg.final_eval and not run.stop:  # fresh episodes, for the last and the best network
         final = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 20_000,

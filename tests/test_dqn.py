@@ -2,10 +2,11 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from agents.dqn import q_targets, td_loss
+from agents.dqn import Config, Learner, q_targets, td_loss
 from conftest import rl
 from rl.run import load_checkpoint, read_metrics
 
@@ -29,6 +30,26 @@ def test_td_loss_is_weighted_huber_on_taken_actions():
     torch.testing.assert_close(td, torch.tensor([2.5, 0.5]))
     # huber: |2.5| -> 2.5 - 0.5 = 2.0; |0.5| -> 0.5 * 0.25 = 0.125, weighted by 0.5
     assert loss.item() == pytest.approx((2.0 + 0.5 * 0.125) / 2)
+
+
+def test_epsilon_greedy_asks_the_network_only_for_greedy_envs():
+    learner = Learner(Config(env="CartPole-v1"), (4,), 2, "cpu")
+    seen: list[int] = []
+    learner.q.register_forward_hook(lambda m, inputs, out: seen.append(len(inputs[0])))
+    obs = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    with torch.no_grad():
+        greedy = learner.q(torch.from_numpy(obs)).argmax(1).numpy()
+    seen.clear()
+
+    assert (learner.act(obs, 0.0, np.random.default_rng(1), 2) == greedy).all()
+    assert seen == [8]
+    seen.clear()
+    actions = learner.act(obs, 1.0, np.random.default_rng(1), 2)  # all explore: no forward
+    assert seen == [] and set(actions) == {0, 1}
+    # a mix: the network sees only the greedy envs, and the same seed gives the same actions
+    mixed = learner.act(obs, 0.5, np.random.default_rng(2), 2)
+    assert 0 < seen[0] < 8
+    assert (mixed == learner.act(obs, 0.5, np.random.default_rng(2), 2)).all()
 
 
 CARTPOLE = ["train", "dqn", "--env", "CartPole-v1", "--no-progress", "--steps", "3000",
