@@ -23,6 +23,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/rl train dqn --env Pong $(ARGS)
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q $(ARGS)
 
 clean:

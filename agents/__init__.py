@@ -16,10 +16,14 @@ from rl.errors import UserError, did_you_mean
 
 # name -> (module, one-line description); modules are imported only when used
 ALGORITHMS: dict[str, tuple[str, str]] = {
-    "qlearning": ("agents.qlearning", "tabular Q-learning, SARSA or expected SARSA (FrozenLake, Taxi, CliffWalking)"),
-    "classifier": ("agents.classifier", "CNN image classifier on the shared backbones (MNIST, Fashion-MNIST, CIFAR-10)"),
-    "dqn": ("agents.dqn", "Deep Q-Network on Atari frames (Pong, Breakout, ...) or classic control (CartPole-v1)"),
-    "alphazero": ("agents.alphazero", "MCTS + policy-value network by self-play, optionally from expert games (tic-tac-toe, connect four, small go)"),
+    "qlearning": ("agents.qlearning", "tabular Q-learning, SARSA or expected SARSA "
+                  "(FrozenLake, Taxi, CliffWalking)"),
+    "classifier": ("agents.classifier", "CNN image classifier on the shared backbones "
+                   "(MNIST, Fashion-MNIST, CIFAR-10)"),
+    "dqn": ("agents.dqn", "Deep Q-Network on Atari frames (Pong, Breakout, ...) or classic "
+            "control (CartPole-v1)"),
+    "alphazero": ("agents.alphazero", "MCTS + policy-value network by self-play, optionally "
+                  "from expert games (tic-tac-toe, connect four, Go 5x5 to 9x9)"),
 }
 
 

@@ -28,11 +28,20 @@ def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: in
         "target_update": 1000, "double": False, "dueling": False, "n_step": 1, "lr": 1e-4,
         "encoder": "auto", "eval_every": 10 ** 12, "checkpoint_every": 10 ** 12,
         "log_every": 10 ** 12, "final_eval": False, "seed": seed})
+    clock: dict[str, float] = {}
+
+    def tick(step: int) -> None:  # like SB3's callback below: the training phase only
+        now = time.perf_counter()
+        if step >= learning_starts and "t0" not in clock:
+            clock["t0"], clock["step0"] = now, step
+        clock["t1"], clock["step1"] = now, step
+
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(Path(tmp) / "run", {"algo": "dqn"})
-        summary = dqn.train(cfg, run, RunOptions(device=device, progress=False), resume=False)
+        summary = dqn.train(cfg, run, RunOptions(device=device, progress=False, step_hook=tick),
+                            resume=False)
         run.close()
-    return {"sps": summary["train_phase_steps_per_s"],
+    return {"sps": (clock["step1"] - clock["step0"]) / (clock["t1"] - clock["t0"]),
             "bytes_per_transition": summary["replay_bytes_per_transition"]}
 
 
@@ -146,7 +155,9 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     rollouts, no network) at equal simulations, in this process one after the other."""
     from dataclasses import replace
 
-    from agents.alphazero import Config, NetEvaluator, build_net, defaults_for, self_play
+    from agents.alphazero.config import Config, defaults_for
+    from agents.alphazero.net import NetEvaluator, build_net
+    from agents.alphazero.selfplay import PlaySettings, self_play
     from agents.players import SpielMCTSPlayer
     from envs.games import load_game
     from rl.config import build_config
@@ -160,13 +171,12 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     def ours(n_games: int, seconds: float) -> float:
         """Positions per second over whole games, playing batches of n_games until `seconds`.
         One at a time means one game and one leaf per network call."""
-        search_cfg = cfg.search(simulations)
+        play = replace(PlaySettings.of(cfg), search=cfg.search(simulations), fast_simulations=0)
         if n_games == 1:
-            search_cfg = replace(search_cfg, leaves_per_tree=1)
+            play.search = replace(play.search, leaves_per_tree=1)
         positions, t0, i = 0, time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds or positions == 0:
-            data, _ = self_play(game, evaluator, search_cfg, n_games, cfg.temperature_moves,
-                                np.random.default_rng([seed, i]))
+            data, _, _ = self_play(game, evaluator, play, n_games, np.random.default_rng([seed, i]))
             positions, i = positions + len(data), i + 1
         return positions / (time.perf_counter() - t0)
 
@@ -175,7 +185,7 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
         while time.perf_counter() - t0 < seconds or positions == 0:
             state = game.new_state()
             while not state.is_terminal():
-                state.apply_action(bot.choose([state])[0])
+                state.apply_action(bot.move(state))
                 positions += 1
         return positions / (time.perf_counter() - t0)
 
@@ -188,5 +198,5 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
             "batched_positions_per_s": round(batched, 1),
             "one_at_a_time_positions_per_s": round(single, 1),
             "openspiel_mcts_positions_per_s": round(reference, 1),
-            "batched_vs_one_at_a_time": round(batched / single, 2),
-            "batched_vs_openspiel": round(batched / reference, 2)}
+            "batched_vs_one_at_a_time": round(batched / single, 3),
+            "batched_vs_openspiel": round(batched / reference, 3)}

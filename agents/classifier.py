@@ -23,12 +23,13 @@ from rl.datasets import DATASETS, ImageData, load_dataset
 from rl.distributed import current as process_group
 from rl.errors import UserError, did_you_mean
 from rl.heads import ClassifierHead
+from rl.loop import Loop
 from rl.plots import plot_learning_curve, save_figure
-from rl.progress import TrainingProgress
 from rl.run import Run, RunOptions, check_checkpoint_meta
-from rl.tracking import Trackers
+from rl.stats import wilson
 
 NAME = "classifier"
+EXPORT_KEYS = ("meta", "model", "epoch", "step")  # a shipped agent: the network alone
 DATA_PARALLEL = True  # runs under torchrun: see rl/distributed.py
 COLUMNS = ["step", "epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
            "images_per_s"]
@@ -60,8 +61,9 @@ class Config:
     def check(self) -> None:
         check_backbone(self.backbone)
         if self.dataset not in DATASETS:
-            raise UserError(f"unknown dataset {self.dataset!r}{did_you_mean(self.dataset, DATASETS)}"
-                            f"; choose from {', '.join(DATASETS)}")
+            raise UserError(f"unknown dataset {self.dataset!r}"
+                            f"{did_you_mean(self.dataset, DATASETS)}; choose from "
+                            f"{', '.join(DATASETS)}")
         if self.freeze_encoder and not self.init_encoder:
             raise UserError("--freeze-encoder needs --init-encoder CKPT (a frozen random "
                             "encoder learns nothing)")
@@ -108,8 +110,8 @@ def build_model(cfg: Config, data: ImageData) -> Classifier:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.dtype = torch.float32,
-            batch: int = 1000) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
+            dtype: torch.dtype = torch.float32, batch: int = 1000) -> torch.Tensor:
     model.eval()
     logits = []
     for i in range(0, len(x), batch):
@@ -119,15 +121,15 @@ def predict(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torc
 
 
 def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     device = torch.device(opts.device)
     group = process_group()
     if cfg.batch_size < group.world:
         raise UserError(f"--batch-size {cfg.batch_size} is smaller than the {group.world} "
                         "processes sharing each batch")
     data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.download)
+    loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads,
+                meta={"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
+                      "obs_shape": list(data.shape), "classes": len(data.classes)})
     model = build_model(cfg, data).to(device)
     if cfg.init_encoder:
         load_encoder(model.backbone, Path(cfg.init_encoder))
@@ -136,38 +138,34 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     ddp = group.wrap(model, device)  # the same module alone; DistributedDataParallel under torchrun
     model = getattr(ddp, "module", ddp)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt_ = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-            if cfg.optimizer == "adam" else
-            torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                            weight_decay=cfg.weight_decay))
+    opt = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+           if cfg.optimizer == "adam" else
+           torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                           weight_decay=cfg.weight_decay))
     steps_per_epoch = math.ceil(len(data.train_x) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     lr_at = (lambda s: cfg.lr * 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0)))) \
         if cfg.schedule == "cosine" else (lambda s: cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    meta = {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
-            "obs_shape": list(data.shape), "classes": len(data.classes)}
-    epoch, step, best, keep_rows, train_time = 0, 0, -1.0, None, 0.0
-    if resume and run.has_checkpoint():
-        state = run.load()
-        check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
+    epoch, step, train_time = 0, 0, 0.0
+    if state := loop.restore(resume):
         model.load_state_dict(state["model"])
-        opt_.load_state_dict(state["optimizer"])
-        epoch, step, best = state["epoch"], state["step"], state["best_accuracy"]
-        train_time = state["train_time_s"]
+        opt.load_state_dict(state["optimizer"])
+        epoch, step, train_time = state["epoch"], state["step"], state["train_time_s"]
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        keep_rows = state["meta"]["metrics_rows"]
-    metrics = run.open_metrics(COLUMNS, keep_rows=keep_rows)
-    trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
-                        resume_step=step if resume else None)
+    loop.begin(COLUMNS, total=total, done=step, label=f"{cfg.backbone} {cfg.dataset}", plot=plot,
+               unit="batches")
+
+    def snapshot() -> dict[str, Any]:
+        return {"meta": loop.meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "epoch": epoch, "step": step, "train_time_s": train_time,
+                "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}
+
     kind = "digits" if data.shape[0] == 1 else "colour"
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
-    bar = TrainingProgress(total, step, label=f"{cfg.backbone} {cfg.dataset}", enabled=opts.progress,
-                           unit="batches")
-    run.stop.install()
     images = 0
-    while epoch < cfg.epochs and not run.stop:
+    while epoch < cfg.epochs and not loop.stopped:
         ddp.train()
         if cfg.freeze_encoder:  # frozen means frozen: batch-norm statistics too
             model.backbone.eval()
@@ -181,28 +179,30 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 xb = augment(xb, gen, kind)
             mine = group.shard(len(idx))
             xb, yb = xb[mine], yb[mine]
-            for param_group in opt_.param_groups:
+            for param_group in opt.param_groups:
                 param_group["lr"] = lr_at(step)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+            amp = cfg.amp and device.type == "cuda"
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = ddp(xb)
                 # DDP averages over processes: scale so the gradient is the global batch mean
-                loss = F.cross_entropy(logits.float(), yb, reduction="sum") * (group.world / len(idx))
-            opt_.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(logits.float(), yb, reduction="sum") \
+                    * (group.world / len(idx))
+            opt.zero_grad(set_to_none=True)
             # the global batch's loss and stop requests, so every process skips or stops together
-            batch_loss, stopping = group.sum(loss.item() / group.world, float(bool(run.stop)))
+            batch_loss, stopping = group.sum(loss.item() / group.world, float(loop.stopped))
             if run.guard.ok(batch_loss):
                 loss.backward()
-                opt_.step()
+                opt.step()
                 loss_sum += batch_loss * len(yb)
                 correct += (logits.argmax(1) == yb).sum().item()
                 seen += len(yb)
             step += 1
-            bar.update(step, epoch=epoch + 1, loss=batch_loss)
+            loop.progress(step, epoch=epoch + 1, loss=batch_loss)
             if stopping:
                 run.stop.request()  # every process stops at this same step
                 break
         loss_sum, correct, seen, stopping = group.sum(loss_sum, correct, max(seen, 1),
-                                                      float(bool(run.stop)))
+                                                      float(loop.stopped))
         if stopping:
             run.stop.request()
             break  # an unfinished epoch is redone on resume
@@ -211,34 +211,41 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         epoch += 1
         if not group.main:
             continue  # rank 0 evaluates, logs and saves
-        logits = predict(model, data.test_x, device)
-        test_loss = F.cross_entropy(logits, data.test_y).item()
-        test_acc = (logits.argmax(1) == data.test_y).float().mean().item()
-        row = {"step": step, "epoch": epoch, "lr": lr_at(step), "train_loss": loss_sum / seen,
-               "train_accuracy": correct / seen, "test_loss": test_loss,
-               "test_accuracy": test_acc, "images_per_s": seen / (time.perf_counter() - t0)}
-        metrics.write(row)
-        trackers.log(step, row)
-        bar.update(step, force=True, epoch=epoch, loss=loss_sum / seen, test_acc=test_acc)
-        new_best = test_acc > best
-        best = max(best, test_acc)
-        run.save({"meta": meta, "model": model.state_dict(), "optimizer": opt_.state_dict(),
-                  "epoch": epoch, "step": step, "best_accuracy": best, "train_time_s": train_time,
-                  "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}, best=new_best)
-        plot(run)
-    bar.close()
-    trackers.close()
-    if run.stop or not group.main:
+        test = test_figures(model, data, device)
+        loop.log(step, {"step": step, "epoch": epoch, "lr": lr_at(step),
+                        "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                        "test_loss": test["test_loss"], "test_accuracy": test["test_accuracy"],
+                        "images_per_s": seen / (time.perf_counter() - t0)})
+        loop.progress(step, force=True, epoch=epoch, loss=loss_sum / seen,
+                      test_acc=test["test_accuracy"])
+        loop.save(snapshot(), best=loop.offer(epoch, test["test_accuracy"]))
+    loop.close(None)
+    if loop.stopped or not group.main:
         return {}
-    logits = predict(model, data.test_x, device)
-    pred = logits.argmax(1)
-    write_figures(run.path, data, pred)
+    # the epoch with the best test accuracy (ties: the later), or the last, whichever is better
+    candidate = build_model(cfg, data).to(device)
+    candidate.load_state_dict(run.load("best")["model"])
+    chosen = loop.settle(epoch, test_figures(model, data, device),
+                         lambda: test_figures(candidate, data, device), snapshot(),
+                         key="test_accuracy")
+    chosen["checkpoint_epoch"] = chosen.pop("checkpoint_step")
+    shown = candidate if "final_network" in chosen else model
+    write_figures(run.path, data, predict(shown, data.test_x, device).argmax(1))
     return {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset, "epochs": epoch,
-            "train_images": len(data.train_x), "test_images": len(data.test_x),
-            "test_accuracy": (pred == data.test_y).float().mean().item(),
-            "best_test_accuracy": best, "train_time_s": round(train_time, 1),
+            "train_images": len(data.train_x), "test_images": len(data.test_x), **chosen,
+            "train_time_s": round(train_time, 1),
             "images_per_s": round(images / max(train_time, 1e-9), 1),
             "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def test_figures(model: nn.Module, data: ImageData, device: torch.device) -> dict[str, Any]:
+    """Test loss and accuracy with its 95% Wilson interval."""
+    logits = predict(model, data.test_x, device)
+    correct = int((logits.argmax(1) == data.test_y).sum())
+    n = len(data.test_y)
+    return {"test_loss": F.cross_entropy(logits, data.test_y).item(),
+            "test_accuracy": correct / n,
+            "test_accuracy_ci95": [round(x, 4) for x in wilson(correct, n)]}
 
 
 def plot(run: Run) -> None:
@@ -281,7 +288,8 @@ def write_figures(folder: Path, data: ImageData, pred: torch.Tensor, limit: int 
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
         img = data.test_x[i].permute(1, 2, 0).numpy()
-        ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray_r" if img.shape[2] == 1 else None)
+        grey = img.shape[2] == 1
+        ax.imshow(img[..., 0] if grey else img, cmap="gray_r" if grey else None)
         ax.set_title(f"{data.classes[data.test_y[i]]} -> {data.classes[pred[i]]}", fontsize=9,
                      color="crimson")
     fig.suptitle(f"misclassified test images ({int((pred != data.test_y).sum())} of {len(pred)})")
@@ -309,5 +317,7 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
         m.load_state_dict(state["model"])
         m = m.to(PRECISIONS[name])
         pred = predict(m, data.test_x, torch.device("cpu"), PRECISIONS[name]).argmax(1)
-        out[f"accuracy_{name}"] = (pred == data.test_y).float().mean().item()
+        correct = int((pred == data.test_y).sum())
+        out[f"accuracy_{name}"] = correct / len(pred)
+        out[f"accuracy_{name}_ci95"] = [round(x, 4) for x in wilson(correct, len(pred))]
     return out

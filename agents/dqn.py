@@ -12,7 +12,7 @@ import sys
 import time
 import warnings
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,23 +27,24 @@ from rl.backbones import check_backbone, load_encoder, make_backbone
 from rl.config import opt, saved_config
 from rl.errors import UserError
 from rl.heads import QHead
+from rl.loop import Loop, crossed
 from rl.plots import plot_learning_curve
-from rl.progress import TrainingProgress
 from rl.replay import Batch, FrameReplay
 from rl.run import LossGuard, Run, RunOptions, check_checkpoint_meta
 from rl.schedules import Linear
-from rl.tracking import Trackers
+from rl.stats import summarise_returns
 
 NAME = "dqn"
+EXPORT_KEYS = ("meta", "model", "step")  # a shipped agent: the Q-network alone
 COLUMNS = ["step", "episodes", "episode_return", "episode_length", "epsilon", "loss", "q_mean",
            "eval_return", "eval_std", "steps_per_s", "replay_size"]
 PANELS = [("episode_return", "eval_return"), ("loss",), ("q_mean",), ("epsilon",)]
-PLOT_EVERY_S = 60.0
 
 
 @dataclass
 class Config:
-    env: str = opt("Pong", "Atari game (Pong, Breakout, ALE/Pong-v5, ...) or gymnasium id (CartPole-v1)")
+    env: str = opt("Pong", "Atari game (Pong, Breakout, ALE/Pong-v5, ...) or gymnasium id "
+                   "(CartPole-v1)")
     seed: int = opt(0, "seed for networks, exploration, replay and envs", min=0)
     steps: int = opt(10_000_000, "agent steps (env steps summed over --num-envs)", min=1,
                      resumable=True)
@@ -53,10 +54,12 @@ class Config:
     vec_env: Literal["auto", "sync", "async"] = opt(
         "auto", "async steps envs in subprocesses while the learner trains; auto: async for "
         "several Atari envs, sync for one (on few cores a subprocess fights torch's threads)")
-    encoder: str = opt("auto", "backbone: nature, resnet18, ... (auto: nature for frames, mlp for vectors)")
+    encoder: str = opt("auto", "backbone: nature, resnet18, ... (auto: nature for frames, mlp "
+                       "for vectors)")
     # Atari preprocessing
-    sticky_actions: float = opt(0.0, "ALE repeat_action_probability (0 like the Nature/CleanRL/RL Zoo "
-                                "results we compare with; Dopamine and ALE v5 use 0.25)", min=0.0, max=1.0)
+    sticky_actions: float = opt(0.0, "ALE repeat_action_probability (0 like the Nature/CleanRL/"
+                                "RL Zoo results we compare with; Dopamine and ALE v5 use 0.25)",
+                                min=0.0, max=1.0)
     frame_stack: int = opt(4, "frames per observation (Atari)", min=1)
     terminal_on_life_loss: bool = opt(False, "end episodes for learning when a life is lost")
     max_episode_steps: int | None = opt(None, "time limit (default: 27000 agent steps for Atari, "
@@ -65,8 +68,8 @@ class Config:
     buffer_size: int = opt(100_000, "replay capacity in transitions", min=1)
     batch_size: int = opt(32, "minibatch size", min=1)
     lr: float = opt(1e-4, "Adam learning rate", min=0.0, min_exclusive=True)
-    lr_end: float | None = opt(None, "learning rate reached linearly at --steps (default: constant)",
-                               min=0.0)
+    lr_end: float | None = opt(None, "learning rate reached linearly at --steps (default: "
+                               "constant)", min=0.0)
     adam_eps: float = opt(1.5e-4, "Adam epsilon", min=0.0, min_exclusive=True)
     gamma: float = opt(0.99, "discount", min=0.0, max=1.0)
     n_step: int = opt(3, "n-step returns", min=1)
@@ -74,7 +77,8 @@ class Config:
     dueling: bool = opt(True, "dueling Q head")
     prioritized: bool = opt(False, "prioritized replay (sum tree)")
     per_alpha: float = opt(0.5, "priority exponent", min=0.0)
-    per_beta: float = opt(0.4, "initial importance-sampling exponent (annealed to 1)", min=0.0, max=1.0)
+    per_beta: float = opt(0.4, "initial importance-sampling exponent (annealed to 1)", min=0.0,
+                          max=1.0)
     loss: Literal["huber", "mse"] = opt("huber", "TD loss")
     max_grad_norm: float = opt(10.0, "gradient clipping (0 = off)", min=0.0)
     learning_starts: int = opt(20_000, "agent steps of random-policy data before learning", min=0)
@@ -91,7 +95,11 @@ class Config:
     eval_every: int = opt(50_000, "agent steps between evaluations", min=1, resumable=True)
     eval_episodes: int = opt(5, "episodes per evaluation", min=1, resumable=True)
     final_eval: bool = opt(True, "evaluate the final network for summary.json", resumable=True)
-    eval_epsilon: float = opt(0.001, "exploration during evaluation", min=0.0, max=1.0, resumable=True)
+    final_eval_episodes: int = opt(10, "episodes of the final evaluation, played by the final "
+                                   "network and by the best checkpoint alike", min=1,
+                                   resumable=True)
+    eval_epsilon: float = opt(0.001, "exploration during evaluation", min=0.0, max=1.0,
+                              resumable=True)
     record_every: int = opt(4, "record the first episode of every Nth evaluation to videos/ "
                             "(full game frames, MP4; 0 = never)", min=0, resumable=True)
     log_every: int = opt(10_000, "agent steps between metrics rows", min=1, resumable=True)
@@ -114,7 +122,8 @@ class Config:
         if self.freeze_encoder and not self.init_encoder:
             raise UserError("--freeze-encoder needs --init-encoder CKPT")
         if self.epsilon_end > self.epsilon:
-            raise UserError(f"--epsilon-end ({self.epsilon_end}) exceeds --epsilon ({self.epsilon})")
+            raise UserError(f"--epsilon-end ({self.epsilon_end}) exceeds --epsilon "
+                            f"({self.epsilon})")
 
     def run_name(self) -> str:
         return f"{NAME}-{self.env.replace('/', '-')}"
@@ -132,6 +141,7 @@ CLASSIC_PRESET: dict[str, Any] = {
     "gradient_steps": 128, "target_update": 10, "epsilon_end": 0.04, "epsilon_steps": 16_000,
     "reward_clip": False, "eval_every": 10_000, "eval_episodes": 10, "log_every": 1_000,
     "checkpoint_every": 10_000, "steps": 100_000, "eval_epsilon": 0.0, "record_every": 3,
+    "final_eval_episodes": 20,
 }
 
 
@@ -186,15 +196,18 @@ def encoder_name(cfg: Config, obs_shape: tuple[int, ...]) -> str:
     return cfg.encoder if cfg.encoder != "auto" else ("nature" if len(obs_shape) == 3 else "mlp")
 
 
+def dueling_head(cfg: Config) -> bool:
+    return cfg.dueling and cfg.impl == "ours"  # SB3's Q-network is encoder + one linear layer
+
+
 def build_network(cfg: Config, obs_shape: tuple[int, ...], n_actions: int) -> QNetwork:
-    # SB3's Q-network is encoder + one linear layer: our plain (not dueling) head
-    dueling = cfg.dueling and cfg.impl == "ours"
-    return QNetwork(make_backbone(encoder_name(cfg, obs_shape), obs_shape), n_actions, dueling)
+    return QNetwork(make_backbone(encoder_name(cfg, obs_shape), obs_shape), n_actions,
+                    dueling_head(cfg))
 
 
-def network_meta(cfg: Config, obs_shape: tuple[int, ...], n_actions: int, net: QNetwork) -> dict:
+def network_meta(cfg: Config, obs_shape: tuple[int, ...], n_actions: int) -> dict:
     return {"algo": NAME, "env": cfg.env, "obs_shape": list(obs_shape), "n_actions": n_actions,
-            "encoder": net.backbone.name, "dueling": net.head.dueling}
+            "encoder": encoder_name(cfg, obs_shape), "dueling": dueling_head(cfg)}
 
 
 class Learner:
@@ -282,10 +295,6 @@ class Learner:
         self.opt.load_state_dict(state["optimizer"])
 
 
-def newest_frames(obs: np.ndarray, stacked: bool) -> np.ndarray:
-    return obs[:, -1] if stacked else obs
-
-
 def can_render(env: Any) -> bool:
     """A recording must never fail a run: without a renderer (pygame for classic control) we
     warn once and evaluate without video."""
@@ -311,7 +320,8 @@ def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
                       video_prefix: str = "eval", record: int = 1) -> np.ndarray:
     """Raw game scores of `episodes` episodes. With video_dir, the first `record` are recorded
     (gymnasium's RecordVideo, the full rendered frame) as <prefix>-episode-<i>-score-<s>.mp4."""
-    env = make_single_env(cfg.env, atari_options(cfg), render_mode="rgb_array" if video_dir else None,
+    env = make_single_env(cfg.env, atari_options(cfg),
+                          render_mode="rgb_array" if video_dir else None,
                           max_episode_steps=cfg.max_episode_steps)
     if video_dir is not None and not can_render(env):
         env.close()
@@ -345,183 +355,206 @@ def evaluate_episodes(learner: Learner, cfg: Config, episodes: int, seed: int,
     return scores
 
 
+class Actors:
+    """The vector of envs: steps them (in subprocesses, while the learner trains, when async),
+    writes each transition to the replay and counts episodes. The step after an episode ends
+    (gymnasium's NEXT_STEP autoreset) never enters the replay."""
+
+    def __init__(self, cfg: Config, replay: FrameReplay):
+        atari = is_atari(cfg.env)
+        self.asynchronous = cfg.vec_env == "async" or (cfg.vec_env == "auto" and atari
+                                                       and cfg.num_envs > 1)
+        self.envs = make_vector_env(cfg.env, cfg.num_envs, atari=atari_options(cfg),
+                                    asynchronous=self.asynchronous,
+                                    max_episode_steps=cfg.max_episode_steps)
+        self.stacked = atari and cfg.frame_stack > 1
+        self.cfg, self.replay = cfg, replay
+        self.episodes = 0
+        self.recent: deque[tuple[float, int]] = deque(maxlen=20)  # (return, length)
+        self.autoreset = np.zeros(cfg.num_envs, dtype=bool)
+        self.ep_return = np.zeros(cfg.num_envs)
+        self.ep_len = np.zeros(cfg.num_envs, dtype=int)
+
+    def frames(self, obs: np.ndarray) -> np.ndarray:
+        return obs[:, -1] if self.stacked else obs
+
+    def reset(self, seed: int) -> np.ndarray:
+        obs, _ = self.envs.reset(seed=seed)
+        self.replay.start(self.frames(obs))
+        return obs
+
+    def send(self, actions: np.ndarray) -> None:
+        self.actions = actions
+        if self.asynchronous:
+            self.envs.step_async(actions)
+
+    def receive(self) -> np.ndarray:
+        if self.asynchronous:
+            obs, rewards, terminated, truncated, _ = self.envs.step_wait()
+        else:
+            obs, rewards, terminated, truncated, _ = self.envs.step(self.actions)
+        learn_rewards = np.sign(rewards) if self.cfg.reward_clip else rewards
+        self.replay.add(self.actions, learn_rewards.astype(np.float32), terminated, truncated,
+                        self.frames(obs), self.autoreset)
+        live = ~self.autoreset
+        self.ep_return[live] += rewards[live]
+        self.ep_len[live] += 1
+        self.autoreset = terminated | truncated
+        for e in np.flatnonzero(self.autoreset):
+            self.recent.append((float(self.ep_return[e]), int(self.ep_len[e])))
+            self.episodes += 1
+            self.ep_return[e], self.ep_len[e] = 0.0, 0
+        return obs
+
+    def mean_return(self) -> float | None:
+        return float(np.mean([r for r, _ in self.recent])) if self.recent else None
+
+    def mean_length(self) -> float | None:
+        return float(np.mean([n for _, n in self.recent])) if self.recent else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"episodes": self.episodes, "recent": [list(x) for x in self.recent]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.episodes = state["episodes"]
+        self.recent.extend((r, n) for r, n in state["recent"])
+
+
 def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
-    torch.manual_seed(cfg.seed)
     if cfg.impl == "sb3":
         from agents.dqn_sb3 import train_sb3
 
-        env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
-        obs_shape, n_actions = tuple(env.observation_space.shape), int(env.action_space.n)
-        env.close()
-        net = build_network(cfg, obs_shape, n_actions)
-        return train_sb3(cfg, run, opts, resume, atari_options=atari_options,
-                         encoder=net.backbone.name, meta=network_meta(cfg, obs_shape, n_actions, net),
-                         plot=plot)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    atari = is_atari(cfg.env)
-    asynchronous = cfg.vec_env == "async" or (cfg.vec_env == "auto" and atari and cfg.num_envs > 1)
-    envs = make_vector_env(cfg.env, cfg.num_envs, atari=atari_options(cfg),
-                           asynchronous=asynchronous, max_episode_steps=cfg.max_episode_steps)
-    obs_shape = tuple(envs.single_observation_space.shape)
-    if not hasattr(envs.single_action_space, "n"):
-        raise UserError(f"{cfg.env} has continuous actions: DQN needs a Discrete action space")
-    n_actions = int(envs.single_action_space.n)
-    stacked = atari and cfg.frame_stack > 1
+        return train_sb3(cfg, run, opts, resume)
+    obs_shape, n_actions = spaces(cfg)
+    loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads,
+                meta=network_meta(cfg, obs_shape, n_actions))
     learner = Learner(cfg, obs_shape, n_actions, opts.device)
-    meta = network_meta(cfg, obs_shape, n_actions, learner.q)
-    replay = FrameReplay(cfg.buffer_size, cfg.num_envs,
-                         obs_shape[1:] if stacked else obs_shape,
-                         envs.single_observation_space.dtype, stack=cfg.frame_stack if stacked else 1,
-                         n_step=cfg.n_step, gamma=cfg.gamma, prioritized=cfg.prioritized,
-                         alpha=cfg.per_alpha, seed=cfg.seed)
+    replay = make_replay(cfg, obs_shape)
+    actors = Actors(cfg, replay)
     rng = np.random.default_rng(cfg.seed)
-    step, episodes, best_eval, keep_rows = 0, 0, -np.inf, None
-    recent: deque[tuple[float, int]] = deque(maxlen=20)
-    if resume and run.has_checkpoint():
-        state = run.load()
-        check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
+    step = 0
+    if state := loop.restore(resume):
         learner.load_state_dict(state)
-        step, episodes, best_eval = state["step"], state["episodes"], state["best_eval"]
-        rng.bit_generator.state = state["rng"]
+        actors.load_state_dict(state)
+        step, rng.bit_generator.state = state["step"], state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        recent.extend((r, n) for r, n in state["recent"])
-        keep_rows = state["meta"]["metrics_rows"]
         if "replay" in state:
             replay.load_state_dict(state["replay"])
-    metrics = run.open_metrics(COLUMNS, keep_rows=keep_rows)
-    trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
-                        resume_step=step if resume else None)
+    loop.begin(COLUMNS, total=cfg.steps, done=step, label=f"{NAME} {cfg.env}", plot=plot)
     epsilon_at = Linear(cfg.epsilon, cfg.epsilon_end, cfg.epsilon_steps)
     beta_at = Linear(cfg.per_beta, 1.0, max(cfg.steps - cfg.learning_starts, 1))
     lr_at = Linear(cfg.lr, cfg.lr if cfg.lr_end is None else cfg.lr_end, cfg.steps)
 
     def snapshot() -> dict[str, Any]:
-        state = {"meta": meta, **learner.state_dict(), "step": step, "episodes": episodes,
-                 "best_eval": float(best_eval), "rng": rng.bit_generator.state,
-                 "torch_rng": torch.get_rng_state(), "recent": [list(x) for x in recent]}
-        if cfg.save_replay:
-            state["replay"] = replay.state_dict()
-        return state
+        return {"meta": loop.meta, **learner.state_dict(), **actors.state_dict(), "step": step,
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                **({"replay": replay.state_dict()} if cfg.save_replay else {})}
 
-    # a resumed run starts fresh episodes, seeded apart from the first ones
-    obs, _ = envs.reset(seed=cfg.seed + step)
-    replay.start(newest_frames(obs, stacked))
-    autoreset = np.zeros(cfg.num_envs, dtype=bool)
-    ep_return, ep_len = np.zeros(cfg.num_envs), np.zeros(cfg.num_envs, dtype=int)
-    losses, qs, last_eval, best_weights, eval_time = [], [], None, None, 0.0
-    t0, step0, last_plot, train_t0, train_step0 = time.perf_counter(), step, time.perf_counter(), None, 0
-    bar = TrainingProgress(cfg.steps, step, label=f"{NAME} {cfg.env}", enabled=opts.progress)
-    run.stop.install()
-    while step < cfg.steps and not run.stop:
+    obs = actors.reset(seed=cfg.seed + step)  # a resumed run starts fresh episodes
+    losses, qs, scores, t0, step0 = [], [], None, time.perf_counter(), step
+    while loop.running(step):
         epsilon = epsilon_at(step) if step >= cfg.learning_starts else 1.0
         actions = learner.act(obs, epsilon, rng, n_actions)
-        if asynchronous:
-            envs.step_async(actions)
-        # train while the env subprocesses step (the replay does not hold this step yet)
-        n_updates = ((step + cfg.num_envs) // cfg.train_freq - step // cfg.train_freq) * cfg.gradient_steps
+        actors.send(actions)  # async envs step while the learner trains below
         if step >= cfg.learning_starts and replay.can_sample():
-            if train_t0 is None:
-                train_t0, train_step0, eval_time = time.perf_counter(), step, 0.0
             learner.set_lr(lr_at(step))
-            for _ in range(n_updates):
+            for _ in range(updates_due(cfg, step)):
                 batch = replay.sample(cfg.batch_size, beta_at(step - cfg.learning_starts))
-                result = learner.update(batch, run.guard)
-                if result is None:
-                    continue
-                loss, q_mean, td = result
-                replay.update_priorities(batch.indices, td)
-                losses.append(loss)
-                qs.append(q_mean)
-                if cfg.tau < 1.0:
-                    learner.sync_target()
-        if asynchronous:
-            next_obs, rewards, terminated, truncated, _ = envs.step_wait()
-        else:
-            next_obs, rewards, terminated, truncated, _ = envs.step(actions)
-        learn_rewards = np.sign(rewards) if cfg.reward_clip else rewards
-        replay.add(actions, learn_rewards.astype(np.float32), terminated, truncated,
-                   newest_frames(next_obs, stacked), autoreset)
-        live = ~autoreset
-        ep_return[live] += rewards[live]
-        ep_len[live] += 1
-        autoreset = terminated | truncated
-        for e in np.flatnonzero(autoreset):
-            recent.append((float(ep_return[e]), int(ep_len[e])))
-            episodes += 1
-            ep_return[e], ep_len[e] = 0.0, 0
-        obs = next_obs
+                if (result := learner.update(batch, run.guard)) is not None:
+                    loss, q_mean, td = result
+                    replay.update_priorities(batch.indices, td)
+                    losses.append(loss)
+                    qs.append(q_mean)
+                    if cfg.tau < 1.0:
+                        learner.sync_target()
+        obs = actors.receive()
         prev, step = step, step + cfg.num_envs
-
-        if cfg.tau >= 1.0 and step // cfg.target_update > prev // cfg.target_update:
+        if cfg.tau >= 1.0 and crossed(step, prev, cfg.target_update):
             learner.sync_target()
-        crossed = lambda every: step // every > prev // every or step >= cfg.steps
-        evaluated = step // cfg.eval_every > prev // cfg.eval_every or \
-            (step >= cfg.steps and cfg.final_eval)
-        if evaluated:
-            t_eval = time.perf_counter()
-            n_eval = step // cfg.eval_every
-            recorded = cfg.record_every and ((n_eval - 1) % cfg.record_every == 0
-                                             or step >= cfg.steps)  # and the trained agent
+        new_best = False
+        if crossed(step, prev, cfg.eval_every):
             scores = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 10_000,
-                                       cfg.eval_epsilon, n_actions,
-                                       video_dir=run.path / "videos" if recorded else None,
-                                       video_prefix=f"step{step:09d}")
-            last_eval = scores
-            eval_time += time.perf_counter() - t_eval
-        if crossed(cfg.log_every):
-            row = {"step": step, "episodes": episodes,
-                   "episode_return": np.mean([r for r, _ in recent]) if recent else None,
-                   "episode_length": np.mean([n for _, n in recent]) if recent else None,
-                   "epsilon": epsilon, "loss": np.mean(losses) if losses else None,
-                   "q_mean": np.mean(qs) if qs else None,
-                   "eval_return": float(last_eval.mean()) if last_eval is not None else None,
-                   "eval_std": float(last_eval.std()) if last_eval is not None else None,
-                   "steps_per_s": (step - step0) / (time.perf_counter() - t0),
-                   "replay_size": len(replay)}
-            metrics.write(row)
-            trackers.log(step, row)
-            losses, qs, last_eval = [], [], None
-        new_best = evaluated and float(scores.mean()) > best_eval
-        if new_best:
-            best_eval = float(scores.mean())
-            best_weights = {k: v.detach().clone() for k, v in learner.q.state_dict().items()}
-        if crossed(cfg.checkpoint_every) or new_best:
-            run.save(snapshot(), best=new_best)
-            if time.perf_counter() - last_plot > PLOT_EVERY_S:
-                plot(run)
-                last_plot = time.perf_counter()
-        bar.update(step, ret=np.mean([r for r, _ in recent]) if recent else None,
-                   eval=None if best_eval == -np.inf else best_eval, eps=epsilon,
-                   loss=float(np.mean(losses[-50:])) if losses else None)
-    # throughput of the training phase (after learning starts), evaluation and the closing
-    # checkpoint and plot excluded: what `rl bench dqn` compares with SB3's learn() loop
-    train_sps = ((step - train_step0) / (time.perf_counter() - train_t0 - eval_time)
-                 if train_t0 else None)
-    bar.close()
-    envs.close()
-    run.save(snapshot())
-    plot(run)
-    trackers.close()
-    elapsed = time.perf_counter() - t0
-    final = best = None
-    if cfg.final_eval and not run.stop:  # fresh episodes, for the last and the best network
-        final = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 20_000,
-                                  cfg.eval_epsilon, n_actions)
-        if best_weights is not None:
-            learner.q.load_state_dict(best_weights)
-            best = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 20_000,
-                                     cfg.eval_epsilon, n_actions)
-    return {"algo": NAME, "env": cfg.env, "steps": step, "train_episodes": episodes,
-            "train_time_s": round(elapsed, 1), "steps_per_s": round((step - step0) / elapsed, 1),
-            "train_phase_steps_per_s": round(train_sps, 1) if train_sps else None,
-            "best_eval_return": best_eval if best_eval > -np.inf else None,
-            "mean_return": float(final.mean()) if final is not None else None,
-            "std_return": float(final.std()) if final is not None else None,
-            "best_checkpoint_mean_return": float(best.mean()) if best is not None else None,
-            "best_checkpoint_std_return": float(best.std()) if best is not None else None,
-            "eval_episodes": cfg.eval_episodes,
+                                       cfg.eval_epsilon, n_actions, **recording(cfg, run, step))
+            new_best = loop.offer(step, float(scores.mean()))
+        if crossed(step, prev, cfg.log_every) or step >= cfg.steps:
+            loop.log(step, {"step": step, "episodes": actors.episodes,
+                            "episode_return": actors.mean_return(),
+                            "episode_length": actors.mean_length(), "epsilon": epsilon,
+                            "loss": np.mean(losses) if losses else None,
+                            "q_mean": np.mean(qs) if qs else None,
+                            "eval_return": scores.mean() if scores is not None else None,
+                            "eval_std": scores.std() if scores is not None else None,
+                            "steps_per_s": (step - step0) / (time.perf_counter() - t0),
+                            "replay_size": len(replay)})
+            losses, qs, scores = [], [], None
+        if crossed(step, prev, cfg.checkpoint_every) or new_best:
+            loop.save(snapshot(), best=new_best)
+        loop.progress(step, ret=actors.mean_return(), eps=epsilon,
+                      best=loop.best_score if loop.best_step else None)
+    actors.envs.close()
+    loop.close(snapshot())
+    if loop.stopped:
+        return {}
+    return {"algo": NAME, "env": cfg.env, "steps": step, "train_episodes": actors.episodes,
+            "train_time_s": round(time.perf_counter() - t0, 1),
+            "steps_per_s": round((step - step0) / (time.perf_counter() - t0), 1),
+            **(final_figures(cfg, loop, learner, snapshot(), step, n_actions, run)
+               if cfg.final_eval else {}),
             "replay_bytes_per_transition": round(replay.nbytes / (replay.C * replay.E), 1)}
+
+
+def spaces(cfg: Config) -> tuple[tuple[int, ...], int]:
+    """The observation shape and number of actions of the env, which must be Discrete."""
+    env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
+    env.close()
+    if not hasattr(env.action_space, "n"):
+        raise UserError(f"{cfg.env} has continuous actions: DQN needs a Discrete action space")
+    return tuple(env.observation_space.shape), int(env.action_space.n)
+
+
+def make_replay(cfg: Config, obs_shape: tuple[int, ...]) -> FrameReplay:
+    """Atari frames are stored once each and stacked at sample time (Dopamine's design)."""
+    stacked = is_atari(cfg.env) and cfg.frame_stack > 1
+    return FrameReplay(cfg.buffer_size, cfg.num_envs, obs_shape[1:] if stacked else obs_shape,
+                       np.uint8 if is_atari(cfg.env) else np.float32,  # frames; vectors
+                       stack=cfg.frame_stack if stacked else 1, n_step=cfg.n_step,
+                       gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.per_alpha,
+                       seed=cfg.seed)
+
+
+def updates_due(cfg: Config, step: int) -> int:
+    """Gradient steps owed for the agent steps (step, step + num_envs]."""
+    return ((step + cfg.num_envs) // cfg.train_freq - step // cfg.train_freq) * cfg.gradient_steps
+
+
+def recording(cfg: Config, run: Run, step: int) -> dict[str, Any]:
+    """Video of every --record-every-th evaluation, and of the trained agent at the end (by
+    the final evaluation when there is one)."""
+    last = step >= cfg.steps
+    if not cfg.record_every or (last and cfg.final_eval):
+        return {}
+    if (step // cfg.eval_every - 1) % cfg.record_every == 0 or last:
+        return {"video_dir": run.path / "videos", "video_prefix": f"step{step:09d}"}
+    return {}
+
+
+def final_figures(cfg: Config, loop: Loop, learner: Learner, state: dict[str, Any], step: int,
+                  n_actions: int, run: Run) -> dict[str, Any]:
+    """The final network and the best checkpoint on the same fresh episodes; the better one
+    becomes best.pt and the summary's figures. The final network's first episode is recorded."""
+    def figures(**video: Any) -> dict[str, Any]:
+        scores = evaluate_episodes(learner, cfg, cfg.final_eval_episodes, cfg.seed + 20_000,
+                                   cfg.eval_epsilon, n_actions, **video)
+        return {**summarise_returns(scores), "eval_episodes": len(scores)}
+
+    video = {"video_dir": run.path / "videos", "video_prefix": f"step{step:09d}"}
+    final = figures(**(video if cfg.record_every else {}))
+
+    def best() -> dict[str, Any]:
+        learner.q.load_state_dict(loop.run.load("best")["model"])
+        return figures()
+
+    return loop.settle(step, final, best, state)
 
 
 def plot(run: Run) -> None:
@@ -531,13 +564,13 @@ def plot(run: Run) -> None:
 
 def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learner, Config, int]:
     cfg = saved_config(Config, run.config)
-    env = make_single_env(cfg.env, atari_options(cfg), max_episode_steps=cfg.max_episode_steps)
-    obs_shape, n_actions = tuple(env.observation_space.shape), int(env.action_space.n)
-    env.close()
-    learner = Learner(cfg, obs_shape, n_actions, device)
+    obs_shape, n_actions = spaces(cfg)
+    # the saved weights replace any encoder the run started from (it need not exist here)
+    learner = Learner(replace(cfg, init_encoder=None, freeze_encoder=False), obs_shape,
+                      n_actions, device)
     state = run.load(checkpoint)
     check_checkpoint_meta(run.checkpoint_path(checkpoint), state["meta"],
-                          network_meta(cfg, obs_shape, n_actions, learner.q))
+                          network_meta(cfg, obs_shape, n_actions))
     learner.q.load_state_dict(state["model"])  # evaluation needs the network alone
     return learner, cfg, n_actions
 
@@ -548,7 +581,7 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     seed = cfg.seed + 30_000 if args.seed is None else args.seed
     scores = evaluate_episodes(learner, cfg, args.episodes, seed, cfg.eval_epsilon, n_actions)
     return {"algo": NAME, "env": cfg.env, "checkpoint": args.checkpoint,
-            "mean_return": float(scores.mean()), "std_return": float(scores.std()),
+            "step": run.load(args.checkpoint).get("step"), **summarise_returns(scores),
             "episodes": int(args.episodes), "min_return": float(scores.min()),
             "max_return": float(scores.max())}
 

@@ -54,8 +54,9 @@ class Node:
     def terminal(self) -> bool:
         return self.returns is not None
 
-    def expand(self, priors: np.ndarray) -> None:
-        self.actions = np.asarray(self.state.legal_actions(), dtype=np.int64)
+    def expand(self, priors: np.ndarray, moves: np.ndarray) -> None:
+        """Children for the candidate moves (a boolean mask over actions), with priors."""
+        self.actions = np.flatnonzero(moves)
         p = priors[self.actions].astype(np.float64)
         total = p.sum()
         self.clean_prior = p / total if total > 0 else np.full(len(p), 1.0 / len(p))
@@ -104,24 +105,30 @@ def evaluate_leaves(game: Game, leaves: Sequence[Node], evaluator: Evaluator) ->
     """Expand every leaf with one network call; returns each leaf's value for its side to move."""
     if not leaves:
         return np.zeros(0)
-    planes = np.stack([game.encode(n.state) for n in leaves])
-    masks = np.stack([game.legal_mask(n.state) for n in leaves])
+    planes, masks = map(np.stack, zip(*(game.inputs(n.state) for n in leaves)))
     priors, values = evaluator(planes, masks)
-    for node, p in zip(leaves, priors):
-        node.expand(p)
+    for node, p, m in zip(leaves, priors, masks):
+        node.expand(p, m)
     return np.asarray(values, dtype=np.float64)
 
 
 def search(game: Game, roots: Sequence[Node], evaluator: Evaluator, cfg: SearchConfig,
-           rng: np.random.Generator | None = None) -> None:
-    """Run cfg.simulations simulations in every tree. With rng, roots get Dirichlet noise."""
+           rng: np.random.Generator | None = None, budgets: Sequence[int] | None = None,
+           noisy: Sequence[bool] | None = None) -> None:
+    """Run simulations in every tree: cfg.simulations each, or budgets[i] in tree i. With rng,
+    roots get Dirichlet noise (those where noisy[i], when given)."""
     fresh = [r for r in roots if not r.expanded and not r.terminal]
     evaluate_leaves(game, fresh, evaluator)
-    live = [r for r in roots if not r.terminal]
-    if rng is not None:
-        for root in live:
-            root.add_noise(cfg, rng)
-    remaining = {id(r): cfg.simulations for r in live}
+    budgets = [cfg.simulations] * len(roots) if budgets is None else budgets
+    noisy = [True] * len(roots) if noisy is None else noisy
+    remaining = {id(r): b for r, b in zip(roots, budgets) if not r.terminal}
+    for root, noise in zip(roots, noisy):
+        if root.expanded and not root.terminal:
+            if noise and rng is not None:
+                root.add_noise(cfg, rng)
+            else:  # a reused subtree's root may carry noise from an earlier search
+                root.prior = root.clean_prior
+    live = [r for r in roots if remaining.get(id(r), 0) > 0]
     while live:
         paths: list[tuple[list[tuple[Node, int]], Node]] = []
         leaves: list[Node] = []

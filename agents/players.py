@@ -1,10 +1,19 @@
-"""Who sits across the board: fixed opponents, our search agent, matches and expert games.
+"""Who sits across the board: a player follows games and chooses moves in them.
 
-A player chooses moves for a list of positions at once (`choose(states) -> actions`), so our
-network-guided search plays all games of a match in one batch while the fixed opponents loop.
-Opponents by name: `random`, `minimax` (exact, memoised; `minimax:D` = alpha-beta to depth D
-with unknown positions scored even), `mcts:N` (open_spiel's MCTSBot, N simulations, random
-rollouts), or a run directory (another trained agent).
+A player sits at one side of many games at once (the key of each game is an int). Its
+lifecycle is open_spiel's bots' (`restart`, `inform_action`, `step`) for many games, and the
+same protocol wraps external GTP engines (agents/gtp.py):
+
+    new_game(key)         a game starts (from the initial position)
+    observe(key, action)  a move was played in that game, by either side
+    choose(keys)          its moves in these games, where it is to move: all at once, so our
+                          network evaluates every game's search leaves in one batch
+    end_game(key)         that game is over
+    close()               no more games (engines exit)
+
+A move is an action id, or RESIGN. Players by name (`make_player`): `random`, `minimax`
+(exact, memoised), `minimax:D` (alpha-beta to depth D), `mcts:N` (open_spiel's MCTSBot with N
+simulations and random rollouts), `gtp:COMMAND` (an engine), or a run directory (our agent).
 """
 from __future__ import annotations
 
@@ -15,32 +24,74 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents.mcts import Evaluator, Node, SearchConfig, choose, search
+from agents.mcts import Evaluator, Node, SearchConfig, advance, search
 from envs.games import Game
 from rl.errors import UserError
+
+RESIGN = -1
 
 
 class Player(Protocol):
     name: str
 
-    def choose(self, states: Sequence[Any]) -> list[int]: ...
+    def new_game(self, key: int) -> None: ...
+    def observe(self, key: int, action: int) -> None: ...
+    def choose(self, keys: Sequence[int]) -> list[int]: ...
+    def end_game(self, key: int) -> None: ...
+    def close(self) -> None: ...
 
 
-class RandomPlayer:
+class Follower:
+    """Keeps its own copy of each game's position, from the moves it is told about."""
+
+    name = "player"
+
+    def __init__(self, game: Game):
+        self.game = game
+        self.states: dict[int, Any] = {}
+
+    def new_game(self, key: int) -> None:
+        self.states[key] = self.game.new_state()
+
+    def observe(self, key: int, action: int) -> None:
+        self.states[key].apply_action(action)
+
+    def end_game(self, key: int) -> None:
+        self.states.pop(key, None)
+
+    def close(self) -> None:
+        self.states.clear()
+
+    def choose(self, keys: Sequence[int]) -> list[int]:
+        return [self.move(self.states[k]) for k in keys]
+
+    def move(self, state: Any) -> int:
+        raise NotImplementedError
+
+
+class RandomPlayer(Follower):
+    """Uniform over the moves worth considering; in Go it passes only when nothing else is
+    left and never fills its own eyes (else random Go never ends)."""
+
     name = "random"
 
-    def __init__(self, seed: int):
+    def __init__(self, game: Game, seed: int):
+        super().__init__(game)
         self.rng = np.random.default_rng(seed)
 
-    def choose(self, states: Sequence[Any]) -> list[int]:
-        return [int(self.rng.choice(s.legal_actions())) for s in states]
+    def move(self, state: Any) -> int:
+        moves = np.flatnonzero(self.game.inputs(state)[1])
+        if self.game.pass_action is not None and len(moves) > 1:
+            moves = moves[moves != self.game.pass_action]
+        return int(self.rng.choice(moves))
 
 
-class MinimaxPlayer:
+class MinimaxPlayer(Follower):
     """Exact play (depth None, memoised: tic-tac-toe's 5,478 positions) or alpha-beta to a
     depth, choosing at random among equally good moves so that games differ."""
 
-    def __init__(self, seed: int, depth: int | None = None):
+    def __init__(self, game: Game, seed: int, depth: int | None = None):
+        super().__init__(game)
         self.rng = np.random.default_rng(seed)
         self.depth = depth
         self.name = "minimax" if depth is None else f"minimax:{depth}"
@@ -59,13 +110,10 @@ class MinimaxPlayer:
                 out[a] = _alphabeta(child, self.depth - 1, -math.inf, math.inf, p)
         return out
 
-    def choose(self, states: Sequence[Any]) -> list[int]:
-        moves = []
-        for s in states:
-            values = self.values(s)
-            best = max(values.values())
-            moves.append(int(self.rng.choice([a for a, v in values.items() if v == best])))
-        return moves
+    def move(self, state: Any) -> int:
+        values = self.values(state)
+        best = max(values.values())
+        return int(self.rng.choice([a for a, v in values.items() if v == best]))
 
 
 _SOLVED: dict[tuple[str, int], float] = {}
@@ -105,126 +153,100 @@ def _alphabeta(state: Any, depth: int, alpha: float, beta: float, player: int) -
     return best
 
 
-class SpielMCTSPlayer:
+class SpielMCTSPlayer(Follower):
     """open_spiel's MCTSBot: UCT with random rollouts, the reference opponent."""
 
     def __init__(self, game: Game, simulations: int, seed: int):
         from open_spiel.python.algorithms import mcts
 
+        super().__init__(game)
         rng = np.random.RandomState(seed)
         self.bot = mcts.MCTSBot(game.spiel, uct_c=2.0, max_simulations=simulations,
                                 evaluator=mcts.RandomRolloutEvaluator(1, rng), random_state=rng)
         self.name = f"mcts:{simulations}"
 
-    def choose(self, states: Sequence[Any]) -> list[int]:
-        return [int(self.bot.step(s)) for s in states]
+    def move(self, state: Any) -> int:
+        return int(self.bot.step(state))
 
 
 class SearchPlayer:
-    """Our PUCT search guided by an evaluator (a network), all positions in one batch."""
+    """Our PUCT search guided by an evaluator (a network). Each game keeps its tree: the
+    subtree under the moves played is reused by the next search. All games where it is to
+    move are searched together, so the network sees one batch per simulation.
+
+    Go: it never repeats a position (positional superko), passes at once when the opponent
+    has passed and passing wins, and resigns when the search's value stays below
+    `resign_below` for two of its moves (None: never)."""
 
     def __init__(self, game: Game, evaluator: Evaluator, cfg: SearchConfig, seed: int,
-                 name: str = "agent", noise: bool = False):
+                 name: str = "agent", noise: bool = False, resign_below: float | None = None):
         self.game, self.evaluator, self.cfg = game, evaluator, cfg
         self.rng = np.random.default_rng(seed)
         self.name = name
         self.noise = noise  # root Dirichlet noise: varied games between two fixed networks
+        self.resign_below = resign_below
+        self.roots: dict[int, Node] = {}
+        self.hopeless: dict[int, int] = {}  # moves in a row below the resignation threshold
 
-    def choose(self, states: Sequence[Any]) -> list[int]:
-        roots = [Node(s.clone()) for s in states]
+    def new_game(self, key: int) -> None:
+        self.roots[key] = Node(self.game.new_state())
+        self.hopeless[key] = 0
+
+    def observe(self, key: int, action: int) -> None:
+        self.roots[key] = advance(self.roots[key], action)
+
+    def end_game(self, key: int) -> None:
+        self.roots.pop(key, None)
+        self.hopeless.pop(key, None)
+
+    def close(self) -> None:
+        self.roots.clear()
+
+    def choose(self, keys: Sequence[int]) -> list[int]:
+        roots = [self.roots[k] for k in keys]
         search(self.game, roots, self.evaluator, self.cfg, self.rng if self.noise else None)
-        return [choose(r, self.game.num_actions, 0.0, self.rng)[0] for r in roots]
+        return [self.pick(k, r) for k, r in zip(keys, roots)]
+
+    def pick(self, key: int, root: Node) -> int:
+        if self.resign_below is not None:
+            self.hopeless[key] = self.hopeless[key] + 1 if root.mean_value() < self.resign_below \
+                else 0
+            if self.hopeless[key] >= 2:
+                return RESIGN
+        passing = self.game.pass_action
+        if passing is not None and root.state.history()[-1:] == [passing]:
+            child = root.state.child(passing)  # the game ends: take a sure win
+            if child.returns()[root.player] > 0:
+                return passing
+        ties = np.flatnonzero(root.N == root.N.max())
+        first = int(root.actions[self.rng.choice(ties)])
+        for action in [first, *map(int, root.actions[np.argsort(-root.N, kind="stable")])]:
+            if not self.game.is_superko(root.state.child(action)):
+                return action
+        return passing
 
 
-def make_opponent(spec: str, game: Game, seed: int,
-                  load_agent: Callable[[Path], Player] | None = None) -> Player:
+def make_player(spec: str, game: Game, seed: int,
+                load_agent: Callable[[Path], Any] | None = None, timeout: float = 60.0) -> Any:
+    """A player from its name (see the module's docstring)."""
     kind, _, arg = spec.partition(":")
     try:
         if kind == "random" and not arg:
-            return RandomPlayer(seed)
+            return RandomPlayer(game, seed)
         if kind == "minimax":
-            return MinimaxPlayer(seed, int(arg) if arg else None)
+            return MinimaxPlayer(game, seed, int(arg) if arg else None)
         if kind == "mcts" and arg:
             return SpielMCTSPlayer(game, int(arg), seed)
     except ValueError:
-        raise UserError(f"bad opponent {spec!r}: the number after ':' must be an integer") from None
+        raise UserError(f"bad player {spec!r}: the number after ':' must be an integer") from None
+    if kind == "gtp":
+        from agents.gtp import GtpPlayer
+
+        if not arg.strip():
+            raise UserError("gtp: needs the engine's command line, e.g. "
+                            "gtp:'gnugo --mode gtp --level 1'")
+        return GtpPlayer(game, arg, seed=seed, timeout=timeout)
     if load_agent is not None and Path(spec).is_dir():
         return load_agent(Path(spec))
-    raise UserError(f"unknown opponent {spec!r}: use random, minimax, minimax:DEPTH, mcts:N or "
-                    "a run directory")
-
-
-def play_match(game: Game, agent: Player, opponent: Player, games: int) -> dict[str, Any]:
-    """`games` games, the agent moving first in the even ones; all positions where the agent
-    is to move are searched together. Scores are from the agent's side."""
-    states = [game.new_state() for _ in range(games)]
-    agent_seat = [i % 2 for i in range(games)]
-    while True:
-        live = [i for i, s in enumerate(states) if not s.is_terminal()]
-        if not live:
-            break
-        for player in (agent, opponent):
-            turn = [i for i in live if (states[i].current_player() == agent_seat[i]) == (player is agent)]
-            if turn:
-                for i, a in zip(turn, player.choose([states[i] for i in turn])):
-                    states[i].apply_action(a)
-            live = [i for i in live if not states[i].is_terminal()]
-    result = {"wins": 0, "draws": 0, "losses": 0, "games": games,
-              "as_first": {"wins": 0, "draws": 0, "losses": 0},
-              "as_second": {"wins": 0, "draws": 0, "losses": 0}}
-    for s, seat in zip(states, agent_seat):
-        r = s.returns()[seat]
-        key = "wins" if r > 0 else "losses" if r < 0 else "draws"
-        result[key] += 1
-        result["as_first" if seat == 0 else "as_second"][key] += 1
-    return result
-
-
-# -- expert games -----------------------------------------------------------------------------
-
-def generate_games(game: Game, expert: Player, games: int) -> list[tuple[list[int], float]]:
-    """Self-play of an expert (both sides), played in parallel; (actions, first player's result)."""
-    states = [game.new_state() for _ in range(games)]
-    while live := [s for s in states if not s.is_terminal()]:
-        for s, a in zip(live, expert.choose(live)):
-            s.apply_action(a)
-    return [(list(s.history()), float(s.returns()[0])) for s in states]
-
-
-# -- a person at the keyboard -----------------------------------------------------------------
-
-def play_human(game: Game, agent: Player, human_first: bool,
-               read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> int:
-    """One game in the terminal. Bad input gets a message and a new prompt; end of input or
-    'quit' ends the game. Returns the person's result (1, 0, -1), or 0 if they stopped."""
-    state = game.new_state()
-    human = 0 if human_first else 1
-    write(f"{game.name}: you move {'first' if human_first else 'second'}. Type a move's number "
-          "or name; 'quit' stops.")
-    while not state.is_terminal():
-        write(game.board_text(state))
-        if state.current_player() != human:
-            action = agent.choose([state])[0]
-            write(f"agent plays {game.action_name(state, action)}")
-            state.apply_action(action)
-            continue
-        try:
-            text = read("your move: ")
-        except (EOFError, KeyboardInterrupt):
-            write("\ngame abandoned")
-            return 0
-        if not text.strip():
-            continue
-        if text.strip().lower() in ("quit", "q", "exit"):
-            write("game abandoned")
-            return 0
-        action = game.parse_move(state, text)
-        if action is None:
-            names = ", ".join(f"{a}" for a in state.legal_actions())
-            write(f"{text.strip()!r} is not a legal move here; legal: {names}")
-            continue
-        state.apply_action(action)
-    write(game.board_text(state))
-    result = int(np.sign(state.returns()[human]))
-    write({1: "you win", 0: "draw", -1: "the agent wins"}[result])
-    return result
+    raise UserError(f"unknown player {spec!r}: use random, minimax, minimax:DEPTH, mcts:N, "
+                    "gtp:COMMAND or a run directory")

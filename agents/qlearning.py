@@ -18,24 +18,25 @@ from envs import make_env, resolve_env_id
 from rl import tabular
 from rl.config import opt, saved_config
 from rl.errors import UserError
+from rl.loop import Loop
 from rl.plots import plot_learning_curve
-from rl.progress import TrainingProgress
 from rl.run import Run, RunOptions, check_checkpoint_meta
 from rl.schedules import make_schedule
-from rl.tracking import Trackers
+from rl.stats import summarise_returns, wilson
 
 NAME = "qlearning"
+EXPORT_KEYS = ("meta", "Q", "step")  # a shipped agent: the table alone
 COLUMNS = ["step", "episodes", "episode_return", "episode_length", "epsilon", "lr", "td_error",
            "eval_return", "eval_success", "steps_per_s"]
 PANELS = [("episode_return", "eval_return"), ("eval_success",), ("td_error",), ("epsilon", "lr")]
-PLOT_EVERY_S = 30.0  # redrawing costs ~0.3 s: at checkpoints, but not more often than this
 Schedule = Literal["constant", "linear", "exponential"]
 
 
 @dataclass
 class Config:
     env: str = opt("FrozenLake-v1", "gymnasium env id with Discrete observations and actions")
-    env_kwargs: dict = opt({}, "extra gymnasium.make arguments, e.g. map_name=8x8 is_slippery=false")
+    env_kwargs: dict = opt({}, "extra gymnasium.make arguments, e.g. map_name=8x8 "
+                           "is_slippery=false")
     max_episode_steps: int | None = opt(None, "time limit per episode (default: the env's own, "
                                         "or 1000 where it has none)", min=1)
     seed: int = opt(0, "seed for the agent and the env", min=0)
@@ -96,10 +97,10 @@ def evaluate_policy(env: gym.Env, policy: np.ndarray, episodes: int, seed: int) 
         successes += bool(terminated and reward > 0)
         returns[i] = total
         obs, _ = env.reset()
-    out: dict[str, Any] = {"mean_return": float(returns.mean()),
-                           "std_return": float(returns.std()), "episodes": episodes}
+    out: dict[str, Any] = {**summarise_returns(returns), "episodes": episodes}
     if has_success(env):
         out["success_rate"] = successes / episodes
+        out["success_rate_ci95"] = [round(x, 4) for x in wilson(successes, episodes)]
     return out
 
 
@@ -134,26 +135,22 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     env = make_discrete_env(cfg)
     eval_env = make_discrete_env(cfg)
     n_states, n_actions = int(env.observation_space.n), int(env.action_space.n)
-    meta = {"algo": NAME, "env": env.spec.id, "n_states": n_states, "n_actions": n_actions}
+    loop = Loop(run, opts, seed=cfg.seed, meta={"algo": NAME, "env": env.spec.id,
+                                                 "n_states": n_states, "n_actions": n_actions})
     agent = Agent(n_states, n_actions, cfg.seed)
-    step, episodes, best_eval, keep_rows = 0, 0, -np.inf, None
+    step, episodes = 0, 0
     recent_returns: deque[float] = deque(maxlen=100)
     recent_lengths: deque[int] = deque(maxlen=100)
     obs, _ = env.reset(seed=cfg.seed)
-    if resume and run.has_checkpoint():
-        state = run.load()
-        check_checkpoint_meta(run.checkpoint_path(), state["meta"], meta)
+    if state := loop.restore(resume):
         agent.Q = state["Q"].numpy().copy()
         agent.rng.bit_generator.state = state["agent_rng"]
         env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-        step, episodes, best_eval = state["step"], state["episodes"], state["best_eval"]
+        step, episodes = state["step"], state["episodes"]
         recent_returns.extend(state["recent_returns"])
         recent_lengths.extend(state["recent_lengths"])
-        keep_rows = state["meta"]["metrics_rows"]
         obs, _ = env.reset()  # a resumed run starts a fresh episode
-    metrics = run.open_metrics(COLUMNS, keep_rows=keep_rows)
-    trackers = Trackers(run.path, run.config, tensorboard=opts.tensorboard, wandb=opts.wandb,
-                        resume_step=step if resume else None)
+    loop.begin(COLUMNS, total=cfg.steps, done=step, label=f"{NAME} {env.spec.id}", plot=plot)
     epsilon_at = make_schedule(cfg.epsilon_schedule, cfg.epsilon, cfg.epsilon_end, cfg.steps,
                                cfg.schedule_fraction)
     lr_at = make_schedule(cfg.lr_schedule, cfg.lr, cfg.lr_end, cfg.steps, cfg.schedule_fraction)
@@ -161,22 +158,18 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     def snapshot() -> dict[str, Any]:
         import torch
 
-        return {"meta": meta, "Q": torch.from_numpy(agent.Q.copy()), "step": step,
-                "episodes": episodes, "best_eval": float(best_eval),
-                "agent_rng": agent.rng.bit_generator.state,
+        return {"meta": loop.meta, "Q": torch.from_numpy(agent.Q.copy()), "step": step,
+                "episodes": episodes, "agent_rng": agent.rng.bit_generator.state,
                 "env_rng": env.unwrapped.np_random.bit_generator.state,
                 "recent_returns": list(recent_returns), "recent_lengths": list(recent_lengths)}
 
-    bar = TrainingProgress(cfg.steps, step, label=f"{NAME} {env.spec.id}", enabled=opts.progress)
-    run.stop.install()
     t0, step0 = time.perf_counter(), step
-    last_plot = t0
     ep_return, ep_length, td_sum, td_n = 0.0, 0, 0.0, 0
     last_eval: dict[str, Any] = {}
     unlogged_eval: dict[str, Any] = {}
     epsilon = epsilon_at(step)
     action = agent.act(obs, epsilon)
-    while step < cfg.steps and not run.stop:
+    while loop.running(step):
         epsilon, lr = epsilon_at(step), lr_at(step)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         next_action = agent.act(next_obs, epsilon)  # SARSA bootstraps from the action it takes
@@ -199,56 +192,51 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             obs, _ = env.reset()
             action = agent.act(obs, epsilon)
 
-        evaluated = step % cfg.eval_every == 0 or step == cfg.steps
-        if evaluated:
-            last_eval = evaluate_policy(eval_env, tabular.greedy(agent.Q), cfg.eval_episodes,
-                                        seed=cfg.seed + 10_000)
-            unlogged_eval = last_eval
+        new_best = False
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            last_eval = unlogged_eval = evaluate_policy(
+                eval_env, tabular.greedy(agent.Q), cfg.eval_episodes, seed=cfg.seed + 10_000)
+            new_best = loop.offer(step, last_eval["mean_return"])
         if step % cfg.log_every == 0 or step == cfg.steps:
-            row = {"step": step, "episodes": episodes,
-                   "episode_return": np.mean(recent_returns) if recent_returns else None,
-                   "episode_length": np.mean(recent_lengths) if recent_lengths else None,
-                   "epsilon": epsilon, "lr": lr, "td_error": td_sum / max(td_n, 1),
-                   "eval_return": unlogged_eval.get("mean_return"),
-                   "eval_success": unlogged_eval.get("success_rate"),
-                   "steps_per_s": (step - step0) / (time.perf_counter() - t0)}
-            metrics.write(row)
-            trackers.log(step, row)
+            loop.log(step, {"step": step, "episodes": episodes,
+                            "episode_return": np.mean(recent_returns) if recent_returns else None,
+                            "episode_length": np.mean(recent_lengths) if recent_lengths else None,
+                            "epsilon": epsilon, "lr": lr, "td_error": td_sum / max(td_n, 1),
+                            "eval_return": unlogged_eval.get("mean_return"),
+                            "eval_success": unlogged_eval.get("success_rate"),
+                            "steps_per_s": (step - step0) / (time.perf_counter() - t0)})
             td_sum, td_n, unlogged_eval = 0.0, 0, {}
-        new_best = evaluated and last_eval["mean_return"] > best_eval
-        if new_best:
-            best_eval = last_eval["mean_return"]
         if step % cfg.checkpoint_every == 0 or new_best:
-            run.save(snapshot(), best=new_best)
-            if time.perf_counter() - last_plot > PLOT_EVERY_S:
-                plot(run)
-                last_plot = time.perf_counter()
-        bar.update(step, ret=np.mean(recent_returns) if recent_returns else None,
-                   eval=last_eval.get("mean_return"), eps=epsilon)
-    bar.close()
-    run.save(snapshot())
-    plot(run)
-    trackers.close()
-    if run.stop:
+            loop.save(snapshot(), best=new_best)
+        loop.progress(step, ret=np.mean(recent_returns) if recent_returns else None,
+                      eval=last_eval.get("mean_return"), eps=epsilon)
+    loop.close(snapshot())
+    if loop.stopped:
         return {}
-    return final_summary(cfg, agent.Q, eval_env, time.perf_counter() - t0, step, episodes)
+    return final_summary(cfg, loop, agent.Q, eval_env, snapshot(), time.perf_counter() - t0,
+                         step, episodes)
 
 
-def final_summary(cfg: Config, Q: np.ndarray, eval_env: gym.Env, train_time_s: float,
-                  step: int, episodes: int) -> dict[str, Any]:
-    greedy_policy = tabular.greedy(Q)
-    ours = evaluate_policy(eval_env, greedy_policy, cfg.final_eval_episodes, seed=cfg.seed + 20_000)
+def final_summary(cfg: Config, loop: Loop, Q: np.ndarray, eval_env: gym.Env, state: dict,
+                  train_time_s: float, step: int, episodes: int) -> dict[str, Any]:
+    """The final table and the best checkpoint's, on the same fresh episodes: the better one
+    becomes best.pt and the summary's figures; beside them the optimal policy's."""
+    def figures(table: np.ndarray) -> dict[str, Any]:
+        return evaluate_policy(eval_env, tabular.greedy(table), cfg.final_eval_episodes,
+                               seed=cfg.seed + 20_000)
+
+    chosen = loop.settle(step, figures(Q), lambda: figures(loop.run.load("best")["Q"].numpy()),
+                         state)
     summary: dict[str, Any] = {"algo": NAME, "env": eval_env.spec.id, "method": cfg.method,
                                "steps": step, "train_episodes": episodes,
-                               "train_time_s": round(train_time_s, 2), **ours}
+                               "train_time_s": round(train_time_s, 2), **chosen}
     P = getattr(eval_env.unwrapped, "P", None)
     if P is not None:
         model = tabular.model_from_gym_P(P, *Q.shape)
         _, Q_star = tabular.value_iteration(model, cfg.gamma)
-        best = evaluate_policy(eval_env, tabular.greedy(Q_star), cfg.final_eval_episodes,
-                               seed=cfg.seed + 20_000)
+        best = figures(Q_star)
         summary.update({f"optimal_{k}": v for k, v in best.items() if k != "episodes"})
-        summary["optimality_ratio"] = optimality_ratio(ours, best)
+        summary["optimality_ratio"] = optimality_ratio(chosen, best)
     return summary
 
 
@@ -267,6 +255,7 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
             "n_actions": int(env.action_space.n)}
     check_checkpoint_meta(run.checkpoint_path(checkpoint), state["meta"], meta)
     policy = tabular.greedy(state["Q"].numpy())
-    result = evaluate_policy(env, policy, episodes, seed=cfg.seed + 30_000 if seed is None else seed)
+    result = evaluate_policy(env, policy, episodes,
+                             seed=cfg.seed + 30_000 if seed is None else seed)
     return {"algo": NAME, "env": env.spec.id, "checkpoint": checkpoint, "step": state["step"],
             **result}

@@ -1,4 +1,5 @@
-"""Environments: name resolution and construction on top of gymnasium (and, later, ALE, open_spiel)."""
+"""Environments: gymnasium and ALE construction by name; board games (games.py, go.py) and their
+records (records.py, sgf.py) on open_spiel."""
 from envs.make import make_env, make_single_env, make_vector_env, resolve_env_id
 
 __all__ = ["make_env", "make_single_env", "make_vector_env", "resolve_env_id"]

@@ -29,7 +29,8 @@ def register() -> None:
 
 def atari_games() -> list[str]:
     register()
-    return sorted({k[4:].split("-")[0] for k in gym.registry if k.startswith("ALE/") and k.endswith("-v5")})
+    return sorted({k[4:].split("-")[0] for k in gym.registry
+                   if k.startswith("ALE/") and k.endswith("-v5")})
 
 
 def atari_id(name: str) -> str | None:
@@ -70,4 +71,31 @@ def make_atari(env_id: str, opts: AtariOptions, render_mode: str | None = None) 
                                           terminal_on_life_loss=opts.terminal_on_life_loss)
     if "FIRE" in env.unwrapped.get_action_meanings()[1:2]:
         env = FireResetEnv(env)
+        if not opts.terminal_on_life_loss:  # then a life lost is a reset, which fires
+            env = FireOnLifeLoss(env)
     return gym.wrappers.FrameStackObservation(env, opts.frame_stack)
+
+
+class FireOnLifeLoss(gym.Wrapper):
+    """Press FIRE once after a life is lost, in games that need it to serve (Breakout).
+
+    Why: a greedy agent that never learnt to serve waits out the 27,000-step cap after its
+    first lost life; an evaluation of an untrained Breakout agent then takes minutes of
+    nothing. This does for every life what SB3's FireResetEnv does at reset (and what
+    SB3's AtariWrapper gets by ending episodes at a lost life). Training and evaluation use
+    the same rule, in every game with FIRE and lives; elsewhere it does nothing.
+    """
+
+    def reset(self, **kwargs):  # noqa: ANN003, ANN201
+        obs, info = self.env.reset(**kwargs)
+        self.lives = self.env.unwrapped.ale.lives()
+        return obs, info
+
+    def step(self, action):  # noqa: ANN001, ANN201
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = self.env.unwrapped.ale.lives()
+        if lives < self.lives and not (terminated or truncated):
+            obs, more, terminated, truncated, info = self.env.step(1)  # FIRE
+            reward += more
+        self.lives = lives
+        return obs, reward, terminated, truncated, info

@@ -2,17 +2,15 @@
 
 open_spiel supplies the rules (`state.clone()` is what makes tree search possible; PettingZoo's
 classic games cannot clone). This adapter adds what a policy-value network needs: the
-position as planes from the point of view of the side to move, and the board symmetries that
-turn one training position into several.
+position as planes, the moves worth considering, and the board symmetries that turn one
+training position into several. Go's own knowledge (coordinates, liberties, eyes, scoring,
+SGF) lives in `GoGame` and envs/go.py.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 
+from envs import go
 from rl.errors import UserError, did_you_mean
 
 # name -> (open_spiel game, parameters, how actions map to the board)
@@ -20,51 +18,54 @@ GAMES: dict[str, tuple[str, dict, str]] = {
     "tic_tac_toe": ("tic_tac_toe", {}, "cells"),
     "connect_four": ("connect_four", {}, "columns"),
     **{f"go{n}": ("go", {"board_size": n, "komi": komi}, "cells+pass")
-       for n, komi in {5: 24.5, 6: 4.5, 7: 8.5, 8: 7.5, 9: 7.5}.items()},
+       for n, komi in go.KOMI.items()},
 }
-# Komi: half a point under the margin by which Black wins with perfect play where small boards
-# are solved or nearly so (5x5: 25, 6x6: 4, van der Werf; 7x7: 9, Davies), the usual 7.5 above,
-# so no side is given a sure win and draws cannot happen.
 STONES = {"tic_tac_toe": (2, 1)}  # observation planes of the first and second player's pieces
 ALIASES = {"tictactoe": "tic_tac_toe", "ttt": "tic_tac_toe", "connect4": "connect_four",
-           "go": "go7"}
+           "go": "go9"}
 
-
-@dataclass
 class Game:
     """One open_spiel game and the encodings a network needs."""
 
-    name: str
-    spiel: object
-    action_layout: str  # cells (tic-tac-toe), columns (connect four), cells+pass (go)
-    num_actions: int = field(init=False)
-    obs_shape: tuple[int, int, int] = field(init=False)
-    symmetries: list[Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = \
-        field(init=False)
+    records = "text"  # the record format of envs/records.py
+    pass_action: int | None = None
+    player_names = ("first", "second")
+    colours = {"background": "#1f4e9c", "first": "#e63946", "second": "#ffd166",
+               "empty": "#f1f1f1"}
 
-    def __post_init__(self) -> None:
-        c, h, w = self.spiel.observation_tensor_shape()
+    def __init__(self, name: str, spiel: object, action_layout: str):
+        self.name, self.spiel = name, spiel
+        self.action_layout = action_layout  # cells (tic-tac-toe), columns (connect four),
+        # cells+pass (go)
+        c, h, w = spiel.observation_tensor_shape()
         self.board = (h, w)
-        self.num_actions = self.spiel.num_distinct_actions()
-        self.obs_shape = (c + 1, h, w)  # + a plane saying who is to move
-        self.symmetries = _symmetries(self.action_layout, h, w)
+        self.num_actions = spiel.num_distinct_actions()
+        self.obs_shape: tuple[int, int, int] = (c + 1, h, w)  # + a plane saying who is to move
+        self.symmetries: list[Symmetry] = _symmetries(action_layout, h, w)
 
     def new_state(self):  # noqa: ANN201 (a pyspiel.State)
         return self.spiel.new_initial_state()
 
     def board_planes(self, state) -> np.ndarray:  # noqa: ANN001
         """open_spiel's observation as [C, H, W] (the same for both players in these games)."""
-        return np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(
-            self.obs_shape[0] - 1, *self.board)
+        c, h, w = self.spiel.observation_tensor_shape()
+        return np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(c, h, w)
 
-    def encode(self, state) -> np.ndarray:  # noqa: ANN001
-        """float32 planes [C+1, H, W]: open_spiel's observation plus the side to move."""
+    def inputs(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """The network's planes and the moves a player considers, for one position."""
         obs = self.board_planes(state)
         to_move = np.full((1, *self.board), float(state.current_player() == 1), dtype=np.float32)
-        return np.concatenate([obs, to_move])
+        return np.concatenate([obs, to_move]), self.legal_mask(state)
+
+    def encode(self, state) -> np.ndarray:  # noqa: ANN001
+        return self.inputs(state)[0]
 
     def legal_mask(self, state) -> np.ndarray:  # noqa: ANN001
         return np.asarray(state.legal_actions_mask(), dtype=bool)[: self.num_actions]
+
+    def is_superko(self, state) -> bool:  # noqa: ANN001
+        """Whether the last move repeated an earlier position (only Go forbids that)."""
+        return False
 
     def action_name(self, state, action: int) -> str:  # noqa: ANN001
         return state.action_to_string(state.current_player(), action)
@@ -82,6 +83,29 @@ class Game:
             return "\n".join(f"{row}    {key}" for row, key in zip(board.splitlines(), ids))
         return board
 
+    def parse_move(self, state, text: str) -> int | None:  # noqa: ANN001
+        """A legal move from what a person typed: its number or its name (x(1,1), c3, pass)."""
+        text = text.strip().lower().replace(" ", "")
+        legal = state.legal_actions()
+        if text.isdigit():
+            return int(text) if int(text) in legal else None
+        for a in legal:
+            name = state.action_to_string(state.current_player(), a).lower()
+            short = name.split()[-1]
+            if text in (name.replace(" ", ""), short, short.lstrip("xo")):
+                return a
+        return None
+
+    # -- pictures -------------------------------------------------------------------------------
+    def stones(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """Boolean maps [H, W] of the first and the second player's pieces, row 0 drawn at the
+        bottom for games that count rows upwards."""
+        obs = self.board_planes(state)
+        first, second = STONES.get(self.name, (0, 1))
+        flip = self.action_layout == "cells"  # tic-tac-toe's row 0 is the top row
+        planes = obs[[first, second]].astype(bool)
+        return tuple(p[::-1] if flip else p for p in planes)
+
     def draw(self, state, title: str = "") -> np.ndarray:  # noqa: ANN001
         """The position as an RGB picture (one frame of a recording)."""
         import matplotlib
@@ -89,27 +113,10 @@ class Game:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        obs = self.board_planes(state)
-        first, second = STONES.get(self.name, (0, 1))
         h, w = self.board
-        bottom_up = self.action_layout != "cells"  # connect four and go count rows upwards
         fig, ax = plt.subplots(figsize=(0.55 * w + 0.6, 0.55 * h + 0.9), dpi=80)
-        ax.set_facecolor("#d9b36c" if self.name.startswith("go") else "#1f4e9c")
-        for r in range(h):
-            for c in range(w):
-                y = r if bottom_up else h - 1 - r
-                color = ("black" if obs[first, r, c] else "white" if obs[second, r, c] else None)
-                if self.name.startswith("go"):
-                    if color:
-                        ax.add_patch(plt.Circle((c, y), 0.42, color=color, ec="black"))
-                else:
-                    fill = {"black": "#e63946", "white": "#ffd166"}.get(color, "#f1f1f1")
-                    ax.add_patch(plt.Circle((c, y), 0.4, color=fill))
-        if self.name.startswith("go"):
-            for i in range(h):
-                ax.plot([0, w - 1], [i, i], color="black", lw=0.6, zorder=0)
-            for j in range(w):
-                ax.plot([j, j], [0, h - 1], color="black", lw=0.6, zorder=0)
+        ax.set_facecolor(self.colours["background"])
+        self._draw_board(ax, plt, *self.stones(state))
         ax.set_xlim(-0.6, w - 0.4)
         ax.set_ylim(-0.6, h - 0.4)
         ax.set_aspect("equal")
@@ -122,18 +129,77 @@ class Game:
         plt.close(fig)
         return image
 
+    def _draw_board(self, ax, plt, first: np.ndarray, second: np.ndarray) -> None:  # noqa: ANN001
+        h, w = self.board
+        for r in range(h):
+            for c in range(w):
+                key = "first" if first[r, c] else "second" if second[r, c] else "empty"
+                ax.add_patch(plt.Circle((c, r), 0.4, color=self.colours[key]))
+
+
+class GoGame(Game):
+    """Go on an n x n board: Go's input planes, candidate moves without eye-filling, GTP
+    vertices for moves, SGF for records, Tromp-Taylor results (envs/go.py)."""
+
+    records = "sgf"
+    player_names = ("black", "white")
+    colours = {"background": "#d9b36c", "first": "black", "second": "white"}
+
+    def __init__(self, size: int, komi: float | None = None):
+        import pyspiel
+
+        self.size = size
+        self.komi = go.KOMI.get(size, 7.5) if komi is None else float(komi)
+        spiel = pyspiel.load_game("go", {"board_size": size, "komi": self.komi,
+                                         "max_game_length": go.max_game_length(size)})
+        super().__init__(f"go{size}", spiel, "cells+pass")
+        self.obs_shape = (len(go.PLANES), size, size)
+        self.pass_action = size * size
+
+    def inputs(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        return go.inputs(state, self.size)
+
+    def action_name(self, state, action: int) -> str:  # noqa: ANN001
+        return go.vertex(action, self.size)
+
     def parse_move(self, state, text: str) -> int | None:  # noqa: ANN001
-        """A legal move from what a person typed: its number or its name (x(1,1), c3, pass)."""
-        text = text.strip().lower().replace(" ", "")
-        legal = state.legal_actions()
-        if text.isdigit():
-            return int(text) if int(text) in legal else None
-        for a in legal:
-            name = self.action_name(state, a).lower()
-            short = name.split()[-1]
-            if text in (name.replace(" ", ""), short, short.lstrip("xo")):
-                return a
-        return None
+        """A GTP vertex (C3, pass) or an action number, if legal here."""
+        try:
+            action = int(text) if text.strip().isdigit() else go.parse_vertex(text, self.size)
+        except ValueError:
+            return None
+        return action if action in state.legal_actions() else None
+
+    def score(self, state) -> float:  # noqa: ANN001
+        """Tromp-Taylor: Black's area - White's - komi (what open_spiel's result is based on)."""
+        return go.tromp_taylor(go.board(state, self.size), self.komi)
+
+    def ownership(self, state) -> np.ndarray:  # noqa: ANN001
+        """int8 [n*n]: each point's Tromp-Taylor owner, +1 Black, -1 White, 0 neither."""
+        return go.area(go.board(state, self.size)).reshape(-1)
+
+    def is_superko(self, state) -> bool:  # noqa: ANN001
+        """open_spiel ends a game that repeats a position as a draw; under positional superko
+        (GNU Go's, and ours against it) that last move was illegal."""
+        history = state.history()
+        return (state.is_terminal() and state.returns()[0] == 0 and len(history) > 0
+                and history[-1] != self.pass_action
+                and len(history) < self.spiel.max_game_length())
+
+    def stones(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        grid = go.board(state, self.size)
+        return grid == 1, grid == -1
+
+    def _draw_board(self, ax, plt, first: np.ndarray, second: np.ndarray) -> None:  # noqa: ANN001
+        n = self.size
+        for i in range(n):
+            ax.plot([0, n - 1], [i, i], color="black", lw=0.6, zorder=0)
+            ax.plot([i, i], [0, n - 1], color="black", lw=0.6, zorder=0)
+        for r in range(n):
+            for c in range(n):
+                if first[r, c] or second[r, c]:
+                    colour = self.colours["first" if first[r, c] else "second"]
+                    ax.add_patch(plt.Circle((c, r), 0.42, color=colour, ec="black"))
 
 
 def resolve_game(name: str) -> str:
@@ -144,83 +210,42 @@ def resolve_game(name: str) -> str:
     return key
 
 
-def load_game(name: str) -> Game:
+def load_game(name: str, komi: float | None = None) -> Game:
     import pyspiel
 
     key = resolve_game(name)
     spiel_name, params, layout = GAMES[key]
+    if spiel_name == "go":
+        return GoGame(params["board_size"], komi)
     return Game(key, pyspiel.load_game(spiel_name, params), layout)
 
 
-def _symmetries(layout: str, h: int, w: int) -> list:
-    """Maps (planes [C,H,W], policy [A]) to an equivalent pair. The identity comes first.
+class Symmetry:
+    """A symmetry of the board: a rotation by k quarter turns, then an optional mirror. It moves
+    planes [..., H, W] and, for actions that are cells, the cell part of a policy [..., A]
+    (go's pass stays put); connect four's actions are columns and mirror with the board."""
 
-    Square boards whose actions are cells have the 8 symmetries of the square (tic-tac-toe,
-    go: the pass action stays put); connect four, under gravity, only the left-right mirror.
-    """
-    def grid(k: int, flip: bool) -> Callable[[np.ndarray], np.ndarray]:
-        def f(x: np.ndarray) -> np.ndarray:
-            x = np.rot90(x, k, axes=(-2, -1))
-            return np.ascontiguousarray(np.flip(x, -1) if flip else x)
-        return f
+    def __init__(self, k: int, flip: bool, h: int, w: int, columns: bool = False):
+        self.k, self.flip, self.h, self.w, self.columns = k, flip, h, w, columns
 
+    def board(self, x: np.ndarray) -> np.ndarray:
+        x = np.rot90(x, self.k, axes=(-2, -1))
+        return np.ascontiguousarray(np.flip(x, -1) if self.flip else x)
+
+    def actions(self, policy: np.ndarray) -> np.ndarray:
+        if self.columns:
+            return np.ascontiguousarray(np.flip(policy, -1) if self.flip else policy)
+        n = self.h * self.w
+        cells = self.board(policy[..., :n].reshape(*policy.shape[:-1], self.h, self.w))
+        return np.concatenate([cells.reshape(*policy.shape[:-1], n), policy[..., n:]], axis=-1)
+
+    def __call__(self, planes: np.ndarray, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.board(planes), self.actions(policy)
+
+
+def _symmetries(layout: str, h: int, w: int) -> list[Symmetry]:
+    """The identity first. Square boards whose actions are cells have the 8 symmetries of the
+    square (tic-tac-toe, go); connect four, under gravity, only the left-right mirror."""
     if layout == "columns":
-        def mirror(planes: np.ndarray, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return np.ascontiguousarray(planes[..., ::-1]), np.ascontiguousarray(policy[..., ::-1])
-        return [lambda p, q: (p, q), mirror]
-
-    maps = []
-    for k in range(4 if h == w else 1):
-        for flip in (False, True):
-            t = grid(k, flip)
-
-            def sym(planes: np.ndarray, policy: np.ndarray, t=t) -> tuple[np.ndarray, np.ndarray]:
-                cells = policy[..., : h * w].reshape(*policy.shape[:-1], h, w)
-                moved = t(cells).reshape(*policy.shape[:-1], h * w)
-                return t(planes), np.concatenate([moved, policy[..., h * w:]], axis=-1)
-            maps.append(sym)
-    return maps
-
-
-# -- game records -----------------------------------------------------------------------------
-RECORDS_HELP = """\
-# rl game records: one game per line, the action ids in the order played, then ':' and the
-# result for the first player (1 win, 0 draw, -1 loss). Lines starting with '#' are comments;
-# '# game: NAME' names the game."""
-
-
-def write_records(path: Path, game: str, games: Iterable[tuple[list[int], float]]) -> int:
-    from rl.run import atomic_write_text
-
-    lines = [RECORDS_HELP, f"# game: {game}"]
-    lines += [f"{' '.join(map(str, actions))} : {result:g}" for actions, result in games]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return len(lines) - 2
-
-
-def read_records(path: Path, game: Game) -> list[tuple[list[int], float]]:
-    """Parse and check a records file: every move must be legal where it was played and the
-    stated result must be the game's."""
-    records = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.strip()
-        if line.startswith("# game:") and line.split(":", 1)[1].strip() != game.name:
-            raise UserError(f"{path} holds {line.split(':', 1)[1].strip()} games, not {game.name}")
-        if not line or line.startswith("#"):
-            continue
-        moves, sep, result = line.partition(":")
-        try:
-            actions, value = [int(a) for a in moves.split()], float(result)
-        except ValueError:
-            raise UserError(f"{path}:{n}: expected 'ACTION ACTION ... : RESULT'") from None
-        state = game.new_state()
-        for a in actions:
-            if state.is_terminal() or a not in state.legal_actions():
-                raise UserError(f"{path}:{n}: move {a} is illegal there")
-            state.apply_action(a)
-        if not sep or not state.is_terminal() or state.returns()[0] != value:
-            raise UserError(f"{path}:{n}: the game does not end with result {result.strip()}")
-        records.append((actions, value))
-    if not records:
-        raise UserError(f"{path} holds no games")
-    return records
+        return [Symmetry(0, False, h, w, columns=True), Symmetry(0, True, h, w, columns=True)]
+    return [Symmetry(k, flip, h, w) for k in range(4 if h == w else 1) for flip in (False, True)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # classic-control rendering uses pygame: no window and no sound device, ever
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -12,6 +12,9 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import gymnasium as gym
 
 from rl.errors import UserError, did_you_mean
+
+if TYPE_CHECKING:
+    from envs.atari import AtariOptions
 
 # Gymnasium 1.3 renamed Taxi-v3 to Taxi-v4 when it fixed the optional rainy/fickle modes;
 # with those off (the default) the dynamics are the same, and v3 is what tutorials cite.
@@ -55,8 +58,9 @@ def make_env(name: str, *, render_mode: str | None = None, max_episode_steps: in
         raise UserError(f"cannot make {env_id}: {e}") from None
 
 
-def make_single_env(name: str, atari: "AtariOptions | None" = None,
-                    render_mode: str | None = None, max_episode_steps: int | None = None) -> gym.Env:
+def make_single_env(name: str, atari: AtariOptions | None = None,
+                    render_mode: str | None = None,
+                    max_episode_steps: int | None = None) -> gym.Env:
     """An Atari game (by short or full name) with DQN preprocessing, or any gymnasium env."""
     from envs.atari import AtariOptions, atari_id, make_atari
 
@@ -66,8 +70,9 @@ def make_single_env(name: str, atari: "AtariOptions | None" = None,
     return make_env(name, render_mode=render_mode, max_episode_steps=max_episode_steps)
 
 
-def make_vector_env(name: str, num_envs: int, *, atari: "AtariOptions | None" = None,
-                    asynchronous: bool = False, max_episode_steps: int | None = None) -> gym.vector.VectorEnv:
+def make_vector_env(name: str, num_envs: int, *, atari: AtariOptions | None = None,
+                    asynchronous: bool = False,
+                    max_episode_steps: int | None = None) -> gym.vector.VectorEnv:
     """N copies stepped together. Async runs them in subprocesses, so the learner can train
     while they step; gymnasium's default NEXT_STEP autoreset is assumed by the replay."""
     make_single_env(name, atari, max_episode_steps=max_episode_steps).close()  # errors here, once

@@ -18,8 +18,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rl import __version__
-from rl.config import (add_config_args, build_config, load_yaml, resumable_fields, saved_config,
-                       to_dict)
+from rl.config import (
+    add_config_args,
+    build_config,
+    load_yaml,
+    resumable_fields,
+    saved_config,
+    to_dict,
+)
 from rl.distributed import Group
 from rl.errors import UserError, did_you_mean
 from rl.run import Run, RunOptions
@@ -84,11 +90,20 @@ def main_parser() -> Parser:
     ev.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="all",
                     help="classifiers: numeric precision(s) to report accuracy at (default all)")
     ev.add_argument("--opponent", help="self-play agents: random, minimax, minimax:DEPTH, mcts:N "
-                    "(open_spiel's MCTSBot) or another run directory (default random)")
+                    "(open_spiel's MCTSBot), gtp:COMMAND (a GTP engine such as GNU Go) or "
+                    "another run directory (default random)")
     ev.add_argument("--games", type=int, help="self-play agents: games, alternating who moves "
                     "first (default: --episodes)")
     ev.add_argument("--simulations", type=int, help="self-play agents: MCTS simulations per move "
                     "(default: the run's)")
+    ev.add_argument("--referee", help="Go: engine whose final_score decides each game, or "
+                    "'none' for open_spiel's Tromp-Taylor (default: GNU Go against GNU Go)")
+    ev.add_argument("--save-games", type=Path, metavar="DIR",
+                    help="Go: write each game as SGF to DIR as it ends")
+    ev.add_argument("--parallel", type=int, help="self-play agents: games played at once "
+                    "(default: all)")
+    ev.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds a GTP engine may take to answer (default 60)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("envs", help="list the environment ids that --env accepts")
     bench = sub.add_parser("bench", help="measure us against the reference implementation",
@@ -106,10 +121,13 @@ def main_parser() -> Parser:
     bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
     bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
                        help="dqn: where both learn (default cpu; auto: cuda when present)")
-    bench.add_argument("--backbone", default="deepcnn", help="classifier: backbone (default deepcnn)")
-    bench.add_argument("--dataset", default="mnist-10k", help="classifier: data set (default mnist-10k)")
+    bench.add_argument("--backbone", default="deepcnn",
+                       help="classifier: backbone (default deepcnn)")
+    bench.add_argument("--dataset", default="mnist-10k",
+                       help="classifier: data set (default mnist-10k)")
     bench.add_argument("--data-dir", type=Path, help="classifier: folder holding <dataset>/")
-    bench.add_argument("--game", default="connect_four", help="selfplay: game (default connect_four)")
+    bench.add_argument("--game", default="connect_four",
+                       help="selfplay: game (default connect_four)")
     bench.add_argument("--simulations", type=int, default=100,
                        help="selfplay: simulations per move (default 100)")
     bench.add_argument("--games", type=int, default=32,
@@ -122,11 +140,20 @@ def main_parser() -> Parser:
     gen = gsub.add_parser("generate", help="expert games played by a strong search against "
                           "itself, one per line")
     gen.add_argument("--game", required=True, help="tic_tac_toe, connect_four, go5 ... go9")
-    gen.add_argument("--expert", default="mcts:1000",
-                     help="minimax (exact), minimax:DEPTH or mcts:N (default mcts:1000)")
+    gen.add_argument("--expert", action="append",
+                     help="minimax (exact), minimax:DEPTH, mcts:N or gtp:COMMAND (an engine, e.g. "
+                     "gtp:'gnugo --mode gtp --level 10'); repeat it to share the games among "
+                     "several experts (default mcts:1000)")
     gen.add_argument("--games", type=int, default=1000, help="games to play (default 1000)")
-    gen.add_argument("--out", type=Path, required=True, help="records file to write")
-    gen.add_argument("--seed", type=int, default=0, help="seed of the expert's choices")
+    gen.add_argument("--out", type=Path, required=True,
+                     help="where to write them: a folder of SGF files for Go (each written as "
+                     "its game ends), a records file for the other games")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the expert's choices (GNU Go "
+                     "gets --seed SEED+game)")
+    gen.add_argument("--parallel", type=int, default=8,
+                     help="games played at once: engines think in parallel (default 8)")
+    gen.add_argument("--timeout", type=float, default=60.0,
+                     help="seconds an engine may take to answer (default 60)")
 
     rec = sub.add_parser("record", help="play and record episodes of a trained agent",
                          description="Atari and classic control: MP4 of the full game frames "
@@ -151,11 +178,26 @@ def main_parser() -> Parser:
     compare.add_argument("--out", type=Path, default=Path("compare.png"),
                          help="PNG to write (default compare.png)")
 
+    gtp = sub.add_parser("gtp", help="a trained Go agent as a GTP engine (Sabaki, GoGui, twogtp)",
+                         description="Speaks GTP version 2 on standard input and output.")
+    gtp.add_argument("run_dir", type=Path, help="run directory of `rl train alphazero --game goN`")
+    gtp.add_argument("--simulations", type=int, help="MCTS simulations per move (default: the "
+                     "run's evaluation setting)")
+    gtp.add_argument("--seed", type=int, default=0, help="seed of the agent's tie-breaks")
+
+    export = sub.add_parser("export", help="copy a run's network and config to a small folder "
+                            "that rl eval, record, play and gtp read (a shipped agent)")
+    export.add_argument("run_dir", type=Path, help="run directory")
+    export.add_argument("--out", type=Path, required=True, help="folder to write")
+    export.add_argument("--checkpoint", default="best",
+                        help="best, latest or a path (default best)")
+
     play = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     play.add_argument("run_dir", type=Path, help="run directory of `rl train alphazero`")
     play.add_argument("--game", help="the game you expect (checked against the run's)")
     play.add_argument("--second", action="store_true", help="let the agent move first")
-    play.add_argument("--simulations", type=int, help="agent simulations per move (default: the run's)")
+    play.add_argument("--simulations", type=int,
+                      help="agent simulations per move (default: the run's)")
     play.add_argument("--seed", type=int, default=0, help="seed of the agent's tie-breaks")
     return parser
 
@@ -266,7 +308,7 @@ def open_run(algo: str, module: Any, args: argparse.Namespace, flags: dict[str, 
             raise UserError(f"cannot change --{changed[0].replace('_', '-')} when resuming "
                             "(start a new run instead)")
         cfg = build_config(module.Config, saved, flags)
-        run.update_config({"algo": algo, **to_dict(cfg), "run": asdict(opts)})
+        run.update_config({"algo": algo, **to_dict(cfg), "run": run_options(opts)})
         run.remove_partial_writes()
         return run, cfg, True
 
@@ -274,9 +316,14 @@ def open_run(algo: str, module: Any, args: argparse.Namespace, flags: dict[str, 
     presets = getattr(module, "defaults_for", lambda _: {})({**from_yaml, **flags})
     cfg = build_config(module.Config, presets, from_yaml, flags)
     path = args.run_dir or default_run_dir(cfg.run_name())
-    run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": asdict(opts)},
+    run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": run_options(opts)},
                      overwrite=args.overwrite)
     return run, cfg, False
+
+
+def run_options(opts: RunOptions) -> dict[str, Any]:
+    """The run options config.yaml records (a benchmark's hook is no option)."""
+    return {k: v for k, v in asdict(opts).items() if k != "step_hook"}
 
 
 def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
@@ -317,15 +364,17 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
 def cmd_eval(args: argparse.Namespace) -> int:
     from agents import load_algorithm
 
-    for name in ("episodes", "games", "simulations"):
+    for name in ("episodes", "games", "simulations", "parallel"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name} must be >= 1, got {value}")
     run = Run.open(args.run_dir)
     module = load_algorithm(run.config["algo"])
-    if run.config["algo"] != "alphazero" and (args.opponent or args.games or args.simulations):
-        raise UserError("--opponent, --games and --simulations are for self-play agents; "
-                        f"{args.run_dir} is a {run.config['algo']} run")
+    if run.config["algo"] != "alphazero" and (args.opponent or args.games or args.simulations
+                                              or args.referee or args.save_games):
+        raise UserError("--opponent, --games, --simulations, --referee and --save-games are for "
+                        f"self-play agents; {args.run_dir} is a {run.config['algo']} run")
+    args.progress = not args.json and sys.stderr.isatty()
     if args.checkpoint == "best" and not run.has_checkpoint("best"):
         args.checkpoint = "latest"
     result = module.evaluate(run, args)
@@ -390,23 +439,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_games(args: argparse.Namespace) -> int:
-    from agents.players import generate_games, make_opponent
-    from envs.games import load_game, write_records
+    from agents.match import generate_games
+    from agents.players import make_player
+    from envs.games import load_game
+    from envs.records import write_records
 
-    if args.games < 1:
-        raise UserError(f"--games must be >= 1, got {args.games}")
+    for name in ("games", "parallel"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
     game = load_game(args.game)
-    if args.expert.split(":")[0] not in ("minimax", "mcts"):
-        raise UserError(f"--expert {args.expert!r}: use minimax, minimax:DEPTH or mcts:N")
-    expert = make_opponent(args.expert, game, args.seed)
+    specs = args.expert or ["mcts:1000"]
+    for spec in specs:
+        if spec.split(":")[0] not in ("minimax", "mcts", "gtp"):
+            raise UserError(f"--expert {spec!r}: use minimax, minimax:DEPTH, mcts:N or gtp:COMMAND")
+    experts = [make_player(spec, game, args.seed + 100_000 * i, timeout=args.timeout)
+               for i, spec in enumerate(specs)]
+    sgf = game.records == "sgf"
     t0 = time.perf_counter()
-    records = generate_games(game, expert, args.games)
-    write_records(args.out, game.name, records)
-    results = [r for _, r in records]
-    print(json.dumps({"game": game.name, "expert": args.expert, "games": len(records),
+    try:
+        records = generate_games(game, experts, args.games, save_dir=args.out if sgf else None,
+                                 parallel=args.parallel, progress=sys.stderr.isatty())
+    finally:
+        for expert in experts:
+            expert.close()
+    if not sgf:
+        write_records(args.out, game, records)
+    results = [r.result for r in records]
+    print(json.dumps({"game": game.name, "experts": specs, "games": len(records),
                       "first_player_wins": sum(r > 0 for r in results),
                       "draws": sum(r == 0 for r in results),
                       "second_player_wins": sum(r < 0 for r in results),
+                      "mean_length": round(sum(len(r.moves) for r in records) / len(records), 1),
                       "seconds": round(time.perf_counter() - t0, 1), "out": str(args.out)}))
     return 0
 
@@ -446,14 +509,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from agents.alphazero import agent_player
-    from agents.players import play_human
+    from agents.alphazero.net import agent_player
+    from agents.terminal import play_human
     from envs.games import resolve_game
 
+    if args.simulations is not None and args.simulations < 1:
+        raise UserError(f"--simulations must be >= 1, got {args.simulations}")
     agent = agent_player(args.run_dir, args.simulations, args.seed)
     if args.game and resolve_game(args.game) != agent.game.name:
         raise UserError(f"{args.run_dir} plays {agent.game.name}, not {resolve_game(args.game)}")
     play_human(agent.game, agent, human_first=not args.second)
+    return 0
+
+
+def cmd_gtp(args: argparse.Namespace) -> int:
+    from agents.alphazero.watch import gtp_server
+
+    if args.simulations is not None and args.simulations < 1:
+        raise UserError(f"--simulations must be >= 1, got {args.simulations}")
+    gtp_server(args.run_dir, args.simulations, args.seed).serve(sys.stdin, sys.stdout)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from agents import load_algorithm
+    from rl.run import export_run
+
+    run = Run.open(args.run_dir)
+    module = load_algorithm(run.config["algo"])
+    print(json.dumps(export_run(run, args.out, args.checkpoint, module.EXPORT_KEYS)))
     return 0
 
 
@@ -470,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         commands = {"eval": cmd_eval, "envs": lambda _: cmd_envs(), "bench": cmd_bench,
                     "games": cmd_games, "play": cmd_play, "record": cmd_record,
+                    "gtp": cmd_gtp, "export": cmd_export,
                     "report": cmd_report, "compare": cmd_compare}
         if args.command in commands:
             return commands[args.command](args)

@@ -1,4 +1,4 @@
-"""Dataclass configs: one declaration gives the defaults, the CLI flags, the YAML keys and the checks.
+"""Dataclass configs: one declaration gives the defaults, the flags, the YAML keys and the checks.
 
 An algorithm declares `@dataclass class Config` with fields made by `opt(...)`. Values are
 resolved in this order, later wins: field default < YAML file (`--config`) < command-line flag.
@@ -149,7 +149,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def build_config(cls: type, *layers: dict[str, Any]) -> Any:
-    """Defaults, then each layer of overrides in order; unknown keys and bad values are UserErrors."""
+    """Defaults, then each layer of overrides in order; unknown keys and bad values are
+    UserErrors."""
     hints = _field_types(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     values: dict[str, Any] = {}

@@ -111,7 +111,8 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def _idx_pair(folder: Path, split: str, files: dict, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _idx_pair(folder: Path, split: str, files: dict,
+              download: bool) -> tuple[torch.Tensor, torch.Tensor]:
     prefix = "train" if split == "train" else "t10k"
     names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
     images, labels = (read_idx(fetch(folder, n, *files[n], download)) for n in names)
@@ -125,7 +126,8 @@ def _cifar(folder: Path, download: bool) -> tuple[torch.Tensor, ...]:
     with tarfile.open(path) as tar:
         for member in tar.getmembers():
             name = Path(member.name).name
-            split = "train" if name.startswith("data_batch") else "test" if name == "test_batch" else None
+            split = ("train" if name.startswith("data_batch")
+                     else "test" if name == "test_batch" else None)
             if split:
                 # the canonical file is a pickle of arrays; its md5 was verified above
                 batch = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
@@ -133,7 +135,7 @@ def _cifar(folder: Path, download: bool) -> tuple[torch.Tensor, ...]:
     out = []
     for split in ("train", "test"):
         x = np.concatenate([d for d, _ in parts[split]]).reshape(-1, 3, 32, 32)
-        y = np.concatenate([np.asarray(l) for _, l in parts[split]])
+        y = np.concatenate([np.asarray(labels) for _, labels in parts[split]])
         out += [torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))]
     return tuple(out)
 

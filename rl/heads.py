@@ -14,7 +14,8 @@ class QHead(nn.Module):
 
         def branch(out: int) -> nn.Module:
             if hidden:
-                return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, out))
+                return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, out))
             return nn.Linear(in_features, out)
 
         self.advantage = branch(n_actions)
@@ -37,13 +38,18 @@ class ClassifierHead(nn.Module):
 
 
 class PolicyValueHead(nn.Module):
-    """Move logits and a value in [-1, 1] from the side to move's point of view."""
+    """Move logits and a value in [-1, 1] from the side to move's point of view; for Go also
+    each point's final owner in [-1, 1] (KataGo's ownership head: +1 the side to move's)."""
 
-    def __init__(self, in_features: int, n_actions: int, hidden: int = 128):
+    def __init__(self, in_features: int, n_actions: int, hidden: int = 128, ownership: int = 0):
         super().__init__()
         self.policy = nn.Linear(in_features, n_actions)
         self.value = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
                                    nn.Linear(hidden, 1), nn.Tanh())
+        self.ownership = nn.Sequential(nn.Linear(in_features, ownership), nn.Tanh()) \
+            if ownership else None
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.policy(features), self.value(features).squeeze(-1)
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(logits, value), and the ownership map when the head has one."""
+        out = (self.policy(features), self.value(features).squeeze(-1))
+        return out if self.ownership is None else (*out, self.ownership(features))

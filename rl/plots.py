@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rl.run import atomic_write_bytes, read_metrics
 
+if TYPE_CHECKING:
+    import matplotlib.axes
+    import matplotlib.figure
 
 # schedules, running averages and evaluations (vs_* win rates) are plotted as they are
 UNSMOOTHED = {"epsilon", "lr", "q_mean", "replay_size", "eval_return", "eval_success"}
@@ -32,7 +36,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def draw_series(ax: "matplotlib.axes.Axes", xs: np.ndarray, ys: np.ndarray, label: str,
+def draw_series(ax: matplotlib.axes.Axes, xs: np.ndarray, ys: np.ndarray, label: str,
                 smoothed: bool = True) -> None:
     """Long noisy series: faint raw values under a moving average. Short ones: points."""
     if xs.size > 20 and smoothed:
@@ -44,7 +48,8 @@ def draw_series(ax: "matplotlib.axes.Axes", xs: np.ndarray, ys: np.ndarray, labe
 
 
 def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple[str, ...]],
-                        title: str, x: str = "step", reference: dict[str, float] | None = None) -> None:
+                        title: str, x: str = "step",
+                        reference: dict[str, float] | None = None) -> None:
     """One panel per tuple of metric names; a dashed line where `reference` gives a target."""
     import matplotlib
 
@@ -76,7 +81,7 @@ def plot_learning_curve(metrics_csv: Path, out_png: Path, panels: Sequence[tuple
     save_figure(fig, out_png)
 
 
-def save_figure(fig: "matplotlib.figure.Figure", path: Path) -> None:
+def save_figure(fig: matplotlib.figure.Figure, path: Path) -> None:
     """PNG written atomically (a viewer never sees half a file), then the figure is freed."""
     import io
 

@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class TrainingProgress:
-    """`update(step, return=..., eps=...)`; cheap enough to call every step (redraws are throttled)."""
+    """`update(step, return=..., eps=...)`; cheap enough to call every step (redraws are
+    throttled)."""
 
     def __init__(self, total: int, start: int = 0, *, label: str = "train", enabled: bool = True,
                  unit: str = "steps"):

@@ -46,7 +46,8 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> Path:
         xs, ys = column(rows, axis, metric)
         if xs.size == 0:
             raise UserError(f"{d} has no {metric!r} values (its metrics: "
-                            f"{', '.join(k for k in (rows[0] if rows else {}) if k not in X_AXES)})")
+                            f"{', '.join(k for k in (rows[0] if rows else {}) if k not in X_AXES)}"
+                            ")")
         draw_series(ax, xs, ys, d.name)
     ax.set_xlabel(axis)
     ax.set_ylabel(metric)

@@ -24,7 +24,7 @@ import signal
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class RunOptions:
     wandb: bool = False
     world_size: int = 1  # processes training data-parallel under torchrun
     on_nan: str = "stop"  # a NaN/inf loss: stop (keep the last good checkpoint) or skip the update
+    step_hook: Callable[[int], None] | None = None  # called with the step count (benchmarks)
 
 
 _UMASK = os.umask(0)
@@ -349,3 +350,20 @@ def _remove_run_dir(path: Path) -> None:
     if not (path / "config.yaml").exists():
         raise UserError(f"{path} exists and is not a run directory: refusing to overwrite it")
     shutil.rmtree(path)
+
+
+def export_run(run: Run, out: Path, which: str, keys: Iterable[str]) -> dict[str, Any]:
+    """A shipped agent: the run's config and summary with one checkpoint cut down to `keys`
+    (the network, no optimiser or replay), as best.pt in a folder every command reads as a
+    run directory."""
+    if out.exists() and any(out.iterdir()) and not (out / "config.yaml").exists():
+        raise UserError(f"{out} exists and is not an agent folder: choose another --out")
+    state = run.load(which)
+    kept = {k: v for k, v in state.items() if k in set(keys)}
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out / "checkpoints" / "best.pt", kept)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
+    if (run.path / "summary.json").exists():
+        atomic_write_bytes(out / "summary.json", (run.path / "summary.json").read_bytes())
+    return {"out": str(out), "checkpoint": which, "kept": sorted(kept),
+            "bytes": (out / "checkpoints" / "best.pt").stat().st_size}

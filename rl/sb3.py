@@ -42,6 +42,17 @@ def dqn_weights_to_ours(q_net_state: dict[str, torch.Tensor]) -> dict[str, torch
     return out
 
 
+def dqn_weights_to_sb3(ours: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of dqn_weights_to_ours (the best checkpoint back into an SB3 q_net)."""
+    out = {}
+    for key, value in ours.items():
+        if key.startswith("backbone."):
+            out["features_extractor.backbone." + key[len("backbone."):]] = value
+        elif key.startswith("head.advantage."):
+            out["q_net.0." + key[len("head.advantage."):]] = value
+    return out
+
+
 def silent_logger() -> Logger:
     """For model.set_logger: SB3's default logger leaves an empty /tmp/SB3-<time> folder behind
     at every learn(), and we write our own metrics."""

@@ -93,7 +93,8 @@ def td_update(Q: np.ndarray, state: int, action: int, target: float, lr: float) 
     return error
 
 
-def policy_value(model: Model, policy: np.ndarray, gamma: float, horizon: int | None = None) -> np.ndarray:
+def policy_value(model: Model, policy: np.ndarray, gamma: float,
+                 horizon: int | None = None) -> np.ndarray:
     """Exact value of a deterministic policy: a linear solve, or `horizon` backups if given."""
     idx = np.arange(model.n_states)
     T_pi = model.T[idx, policy]

@@ -41,8 +41,10 @@ CASES = [
     (["train", "alphazero", "--eval-opponents", "random,gnugo"], "unknown opponent 'gnugo'"),
     (["eval", "corrupt", "--opponent", "random"], "are for self-play agents"),
     (["games", "generate", "--game", "chess", "--out", "x.txt"], "unknown game 'chess'"),
-    (["games", "generate", "--game", "ttt", "--expert", "random", "--out", "x.txt"], "--expert 'random'"),
-    (["games", "generate", "--game", "ttt", "--expert", "mcts:many", "--out", "x.txt"], "must be an integer"),
+    (["games", "generate", "--game", "ttt", "--expert", "random", "--out", "x.txt"],
+     "--expert 'random'"),
+    (["games", "generate", "--game", "ttt", "--expert", "mcts:many", "--out", "x.txt"],
+     "must be an integer"),
     (["play", "corrupt"], "is a qlearning run, not a self-play agent"),
 ]
 

@@ -1,5 +1,4 @@
 """Classifier: data verification, transfer between learners, and a short real training run."""
-import gzip
 import json
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import torch
 
 from conftest import SHARED, rl
 from rl.backbones import load_encoder, make_backbone
-from rl.datasets import load_dataset, md5sum
+from rl.datasets import load_dataset
 from rl.errors import UserError
 from rl.run import save_checkpoint
 
@@ -88,4 +87,5 @@ def test_bench_classifier_reports_both_loops():
 
     result = bench_classifier("deepcnn", "mnist-10k", MNIST, batch_size=500, epochs=1)
     assert result["ours_images_per_s"] > 0 and result["plain_images_per_s"] > 0
-    assert result["ratio"] == pytest.approx(result["ours_images_per_s"] / result["plain_images_per_s"], rel=1e-2)
+    assert result["ratio"] == pytest.approx(
+        result["ours_images_per_s"] / result["plain_images_per_s"], rel=1e-2)

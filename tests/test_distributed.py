@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_classifier import needs_mnist
 
 from conftest import SHARED, rl
-from test_classifier import needs_mnist
 
 COMMON = ["train", "classifier", "--data-dir", str(SHARED / "data"), "--backbone", "mlp",
           "--epochs", "1", "--batch-size", "200", "--no-progress"]  # mlp: no dropout draws
@@ -50,4 +50,5 @@ def test_algorithms_without_data_parallel_refuse_torchrun(workdir: Path):
     proc = subprocess.run([sys.executable, "-m", "rl.cli", "train", "qlearning"], cwd=workdir,
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "rl: error: qlearning does not train data-parallel: run it without torchrun"
+    assert proc.stderr.strip() == ("rl: error: qlearning does not train data-parallel: run it "
+                                   "without torchrun")

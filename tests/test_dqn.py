@@ -63,7 +63,8 @@ def test_cartpole_train_eval_resume(workdir: Path):
     summary = json.loads(out.stdout)
     assert summary["steps"] == 3000 and summary["mean_return"] > 0
     run = workdir / "run"
-    assert [int(r["step"]) for r in read_metrics(run / "metrics.csv")] == list(range(500, 3001, 500))
+    steps = [int(r["step"]) for r in read_metrics(run / "metrics.csv")]
+    assert steps == list(range(500, 3001, 500))
     state = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert state["step"] == 3000 and state["replay"]["written"] > 3000
     assert (run / "learning_curve.png").stat().st_size > 10_000
@@ -80,7 +81,8 @@ def test_cartpole_train_eval_resume(workdir: Path):
 
 def test_same_seed_same_cartpole_run(workdir: Path):
     for name in ("a", "b"):
-        rl(*CARTPOLE, "--steps", "1500", "--run-dir", name, "--threads", "1", cwd=workdir, check=True)
+        rl(*CARTPOLE, "--steps", "1500", "--run-dir", name, "--threads", "1", cwd=workdir,
+           check=True)
     keep = ("step", "episodes", "episode_return", "loss", "q_mean", "eval_return")
     rows = [[{k: r[k] for k in keep} for r in read_metrics(workdir / n / "metrics.csv")]
             for n in ("a", "b")]
@@ -92,6 +94,7 @@ def test_pong_smoke(workdir: Path):
     out = rl("train", "dqn", "--env", "Pong", "--no-progress", "--steps", "400",
              "--learning-starts", "200", "--buffer-size", "1000", "--eval-every", "400",
              "--eval-episodes", "1", "--max-episode-steps", "300", "--log-every", "200",
+             "--final-eval-episodes", "1",
              "--run-dir", "pong", cwd=workdir, check=True, timeout=600)
     summary = json.loads(out.stdout)
     assert summary["steps"] == 400 and summary["replay_bytes_per_transition"] <= 7_200
@@ -144,6 +147,22 @@ def test_sb3_backend_with_our_encoder(workdir: Path, monkeypatch: pytest.MonkeyP
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("backbone."))
     resumed = rl("train", "dqn", "--resume", "sb3", cwd=workdir)
     assert resumed.returncode == 2 and "not supported with --impl sb3" in resumed.stderr
+
+
+def test_an_agent_that_never_serves_still_finishes_breakout():
+    """FIRE after a lost life: evaluation episodes of a stuck agent end in hundreds of steps,
+    not at the 27,000-step cap (the same rule for every Atari game)."""
+    from agents.dqn import Config, atari_options
+    from envs import make_single_env
+
+    env = make_single_env("Breakout", atari_options(Config(env="Breakout")))
+    env.reset(seed=0)
+    steps, terminated = 0, False
+    while not terminated and steps < 27_000:
+        _, _, terminated, _, _ = env.step(0)  # NOOP, forever
+        steps += 1
+    env.close()
+    assert terminated and steps < 2_000
 
 
 def test_bench_dqn_reports_both_implementations(workdir: Path):

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import SHARED, rl, rl_popen
-from rl.run import LossGuard, load_checkpoint, read_metrics
 from test_classifier import needs_mnist
 from test_dqn import CARTPOLE
 from test_selfplay import TINY
+
+from conftest import SHARED, rl, rl_popen
+from rl.run import LossGuard, load_checkpoint, read_metrics
 
 
 def kill_and_resume(workdir: Path, algo: str, args: list[str], kills: int, seed: int) -> str:
@@ -91,7 +91,8 @@ def test_loss_guard_stops_or_skips_and_counts():
     with pytest.raises(FloatingPointError, match="loss became nan"):
         guard.ok(float("nan"))
     guard = LossGuard("skip", max_in_a_row=3)
-    assert [guard.ok(v) for v in (1.0, float("inf"), float("nan"), 2.0)] == [True, False, False, True]
+    oks = [guard.ok(v) for v in (1.0, float("inf"), float("nan"), 2.0)]
+    assert oks == [True, False, False, True]
     assert guard.skipped == 2
     for _ in range(3):
         assert not guard.ok(float("nan"))

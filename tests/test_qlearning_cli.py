@@ -29,7 +29,8 @@ def test_train_eval_on_frozenlake(workdir: Path):
 
     out = rl("eval", "run", "--episodes", "300", "--json", cwd=workdir, check=True)
     result = json.loads(out.stdout)
-    assert result["episodes"] == 300 and {"mean_return", "std_return", "success_rate"} <= set(result)
+    assert result["episodes"] == 300
+    assert {"mean_return", "std_return", "success_rate"} <= set(result)
     assert 0.0 <= result["success_rate"] <= 1.0
 
 
@@ -82,7 +83,8 @@ def test_resume_can_extend_the_budget_but_not_change_the_problem(workdir: Path):
 
 
 def test_tensorboard_and_offline_wandb(workdir: Path):
-    """Both trackers write their files; wandb stays offline (no network here) and never fails a run."""
+    """Both trackers write their files; wandb stays offline (no network here) and never fails
+    a run."""
     rl("train", "qlearning", "--env", "FrozenLake-v1", "--run-dir", "run", "--tensorboard",
        "--wandb", *FAST, cwd=workdir, check=True)
     events = list((workdir / "run" / "tensorboard").glob("events.out.tfevents.*"))

@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from agents.alphazero import Config, self_play
+from agents.alphazero.config import Config
+from agents.alphazero.selfplay import PlaySettings, self_play
+from agents.match import generate_games, play_match
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
-from agents.players import MinimaxPlayer, RandomPlayer, generate_games, play_match
+from agents.players import MinimaxPlayer, RandomPlayer
 from conftest import rl
-from envs.games import load_game, read_records, write_records
+from envs.games import load_game
+from envs.records import read_records, write_records
 from rl.errors import UserError
 
 
@@ -33,7 +36,7 @@ def test_search_finds_forced_wins(leaves_per_tree: int):
     ttt, win_now = position("tic_tac_toe", [0, 3, 1, 4])
     # tic-tac-toe, x (0, 4) to move against o (1, 8): no win in one, but a fork wins in three
     _, fork = position("tic_tac_toe", [0, 1, 4, 8])
-    values = MinimaxPlayer(0).values(fork)
+    values = MinimaxPlayer(ttt, 0).values(fork)
     winning = {a for a, v in values.items() if v == 1}
     assert winning and len(winning) < len(values)
     # connect four, x to move: column 3 completes four on the bottom row
@@ -54,8 +57,9 @@ def test_value_targets_are_the_result_for_the_side_to_move(name: str):
     game = load_game(name)
     decisive = 0
     for seed in range(6):
-        data, stats = self_play(game, uniform_evaluator, SearchConfig(simulations=4), games=1,
-                                temperature_moves=100, rng=np.random.default_rng(seed))
+        data, stats, _ = self_play(game, uniform_evaluator,
+                                   PlaySettings(SearchConfig(simulations=4), temperature_moves=100),
+                                   games=1, rng=np.random.default_rng(seed))
         first_result = 1.0 if stats["first_player_wins"] else 0.0 if stats["draws"] else -1.0
         to_move = data.planes[:, -1, 0, 0]  # the side-to-move plane: 0 first player, 1 second
         assert np.all(data.values[to_move == 0] == first_result)
@@ -69,8 +73,8 @@ def test_value_targets_can_mix_in_the_search_value():
     game = load_game("connect_four")
 
     def targets(q: float):
-        return self_play(game, uniform_evaluator, SearchConfig(simulations=16), games=2,
-                         temperature_moves=100, rng=np.random.default_rng(3), value_target_q=q)[0]
+        play = PlaySettings(SearchConfig(simulations=16), temperature_moves=100, value_target_q=q)
+        return self_play(game, uniform_evaluator, play, games=2, rng=np.random.default_rng(3))[0]
 
     result, searched, half = targets(0.0), targets(1.0), targets(0.5)
     assert np.array_equal(result.planes, searched.planes)  # the weight changes targets, not play
@@ -100,7 +104,7 @@ def test_symmetries_move_the_policy_with_the_board(name: str, moves: list[int]):
     policy = np.concatenate([cells, extra]) if game.action_layout != "columns" else \
         planes[0].sum(0)  # connect four: stones per column
     seen = set()
-    for sym in game.symmetries:
+    for sym in game.symmetries:  # a symmetry maps planes and the policy together
         p2, pi2 = sym(planes, policy)
         assert p2.shape == planes.shape and pi2.shape == policy.shape
         if game.action_layout == "columns":
@@ -115,13 +119,15 @@ def test_symmetries_move_the_policy_with_the_board(name: str, moves: list[int]):
 
 def test_minimax_is_exact_and_records_round_trip(tmp_path: Path):
     game = load_game("tic_tac_toe")
-    r = play_match(game, MinimaxPlayer(0), MinimaxPlayer(1), 10)
+    r = play_match(game, MinimaxPlayer(game, 0), MinimaxPlayer(game, 1), 10).summary()
     assert r["draws"] == 10  # perfect play draws
-    r = play_match(game, MinimaxPlayer(0), RandomPlayer(1), 40)
+    r = play_match(game, MinimaxPlayer(game, 0), RandomPlayer(game, 1), 40).summary()
     assert r["losses"] == 0 and r["wins"] >= 30
-    records = generate_games(game, MinimaxPlayer(2), 5)
-    write_records(tmp_path / "g.txt", game.name, records)
-    assert read_records(tmp_path / "g.txt", game) == records
+    assert r["score_ci95"][0] > 0.5 and r["elo"] > 0  # the interval excludes an even match
+    records = generate_games(game, [MinimaxPlayer(game, 2)], 5)
+    write_records(tmp_path / "g.txt", game, records)
+    assert [(r.moves, r.result) for r in read_records(tmp_path / "g.txt", game).records] == \
+        [(r.moves, r.result) for r in records]
     with pytest.raises(UserError, match="holds tic_tac_toe games, not connect_four"):
         read_records(tmp_path / "g.txt", load_game("connect_four"))
     (tmp_path / "short.txt").write_text("4 0 : 1\n")

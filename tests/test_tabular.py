@@ -64,9 +64,10 @@ def test_terminal_transitions_do_not_bootstrap():
 
 
 def test_q_learning_converges_to_value_iteration_on_frozenlake():
-    """The learner, run through its real loop, finds Q* on the optimal path of a deterministic lake."""
-    from agents.qlearning import Config, evaluate_policy, make_discrete_env
+    """The learner, run through its real loop, finds Q* on the optimal path of a deterministic
+    lake."""
     from agents import qlearning
+    from agents.qlearning import Config, evaluate_policy, make_discrete_env
 
     cfg = Config(env="FrozenLake-v1", env_kwargs={"is_slippery": False}, steps=40_000, lr=0.5,
                  lr_end=0.05, seed=3)

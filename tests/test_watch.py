@@ -10,10 +10,10 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
-from conftest import rl
 from test_dqn import CARTPOLE
 from test_selfplay import TINY
+
+from conftest import rl
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

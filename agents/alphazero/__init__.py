@@ -1,0 +1,18 @@
+"""Self-play on board games: the AlphaGo recipe (a supervised start from expert games) and
+AlphaZero's loop (search -> self-play games -> train the network that guides the search).
+
+    config.py    options and per-game presets
+    net.py       the policy-value network and its use as the search's evaluator
+    selfplay.py  self-play games -> training positions (workers, playout-cap randomisation)
+    learner.py   losses, symmetries, the experts' positions, move accuracy
+    train.py     the loop: pretrain, then self-play -> train -> gate -> strength
+    watch.py     eval, record, gtp: the trained agent at work
+"""
+from agents.alphazero.config import NAME, Config, defaults_for
+from agents.alphazero.train import plot, train
+from agents.alphazero.watch import evaluate, record
+
+# what a shipped agent keeps of a checkpoint (`rl export`): the network, not the optimiser
+EXPORT_KEYS = ("meta", "best_model", "iteration", "pretrain")
+
+__all__ = ["EXPORT_KEYS", "NAME", "Config", "defaults_for", "evaluate", "plot", "record", "train"]

@@ -1,0 +1,124 @@
+"""The self-play learner's options, and the per-game presets that fit a 2-core CPU."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.mcts import SearchConfig
+from envs.games import resolve_game
+from rl.backbones import check_backbone
+from rl.config import opt
+from rl.errors import UserError
+
+NAME = "alphazero"
+OPPONENT_KINDS = ("random", "minimax", "mcts", "gtp")
+
+
+@dataclass
+class Config:
+    game: str = opt("tic_tac_toe", "tic_tac_toe, connect_four, go5 ... go9")
+    seed: int = opt(0, "seed for networks, self-play and evaluation games", min=0)
+    iterations: int = opt(30, "self-play -> train iterations", min=1, resumable=True)
+    games_per_iteration: int = opt(64, "self-play games per iteration (played in parallel)", min=1)
+    simulations: int = opt(50, "MCTS simulations per move (a full search)", min=1)
+    fast_simulations: int = opt(0, "playout-cap randomisation (KataGo): moves not drawn for a "
+                                "full search get this many simulations, no noise, and train the "
+                                "value alone (0: every move is a full search)", min=0)
+    full_search_share: float = opt(0.25, "share of moves given a full search when "
+                                   "--fast-simulations is on", min=0.0, max=1.0,
+                                   min_exclusive=True)
+    leaves_per_tree: int = opt(1, "leaves per tree per network call (virtual loss)", min=1)
+    c_puct: float = opt(1.5, "exploration constant of PUCT", min=0.0)
+    dirichlet_alpha: float = opt(10.0, "root noise concentration x legal moves (0.3 in chess "
+                                 "~ 10/35)", min=0.0, min_exclusive=True)
+    noise_eps: float = opt(0.25, "weight of the root noise", min=0.0, max=1.0)
+    temperature_moves: int = opt(4, "moves sampled from visit counts before playing greedily",
+                                 min=0)
+    workers: int = opt(1, "self-play processes (1 = in this process)", min=1)
+    window: int = opt(10, "iterations of games kept for training", min=1)
+    backbone: str = opt("resnet-small", "trunk of the policy-value network (any shared backbone)")
+    batch_size: int = opt(128, "positions per gradient step", min=1)
+    train_steps: int = opt(100, "gradient steps per iteration", min=1)
+    lr: float = opt(1e-3, "Adam learning rate", min=0.0, min_exclusive=True)
+    lr_end: float = opt(1.0, "learning rate at the last iteration as a share of --lr (cosine "
+                        "decay; 1 = constant)", min=0.0, max=1.0)
+    value_target_q: float = opt(0.0, "share of the search's root value in the value target "
+                                "(0: the game's result alone, as AlphaZero)", min=0.0, max=1.0)
+    ownership_weight: float = opt(1.0, "Go: weight of the ownership loss (KataGo's auxiliary "
+                                  "target: who owns each point at the end)", min=0.0)
+    weight_decay: float = opt(1e-4, "L2 weight decay (AdamW)", min=0.0)
+    gate_games: int = opt(0, "games new vs best to accept a network (0: always accept, AlphaZero)",
+                          min=0)
+    gate_threshold: float = opt(0.55, "score the new network needs in the gate", min=0.0, max=1.0)
+    eval_every: int = opt(1, "iterations between strength evaluations (0 = never)", min=0)
+    eval_games: int = opt(20, "games per fixed opponent in each evaluation", min=2)
+    eval_opponents: str = opt("random,minimax", "comma-separated: random, minimax[:DEPTH], "
+                              "mcts:N, gtp:COMMAND")
+    eval_simulations: int = opt(0, "agent simulations in evaluations (0: --simulations)", min=0)
+    pretrain: str | None = opt(None, "expert game records to learn from before self-play "
+                               "(AlphaGo): an SGF file or folder for Go, a records file otherwise")
+    pretrain_epochs: int = opt(10, "passes over the expert positions", min=1)
+    save_games: bool = opt(False, "Go: write every self-play game as SGF to games/", resumable=True)
+    init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the trunk")
+    freeze_encoder: bool = opt(False, "train the heads only")
+    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
+
+    def check(self) -> None:
+        self.game = resolve_game(self.game)
+        check_backbone(self.backbone)
+        for spec in self.opponents():
+            if spec.split(":")[0] not in OPPONENT_KINDS:
+                raise UserError(f"--eval-opponents: unknown opponent {spec!r} (random, minimax, "
+                                "minimax:DEPTH, mcts:N, gtp:COMMAND)")
+        if self.pretrain and not Path(self.pretrain).exists():
+            raise UserError(f"--pretrain: {self.pretrain} not found (make one with `rl games "
+                            f"generate --game {self.game} --out PATH`)")
+        if self.freeze_encoder and not self.init_encoder:
+            raise UserError("--freeze-encoder needs --init-encoder CKPT")
+
+    def run_name(self) -> str:
+        return f"{NAME}-{self.game}"
+
+    def opponents(self) -> list[str]:
+        return [s.strip() for s in self.eval_opponents.split(",") if s.strip()]
+
+    def lr_at(self, iteration: int) -> float:
+        """Cosine from lr at iteration 0 to lr * lr_end at the last iteration."""
+        progress = min(iteration / self.iterations, 1.0)
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return self.lr * (self.lr_end + (1 - self.lr_end) * cosine)
+
+    def search(self, simulations: int | None = None) -> SearchConfig:
+        return SearchConfig(simulations or self.simulations, self.c_puct, self.dirichlet_alpha,
+                            self.noise_eps, self.leaves_per_tree)
+
+
+BOARD = {"backbone": "resnet-board", "leaves_per_tree": 4}
+GNUGO = "gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
+PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-core CPU
+    # measured on 2 cores: resnet-board + 4 leaves per call + 2 workers ~ 110 positions/s
+    # 180 iterations took 85 minutes and won 89 of 100 games against MCTSBot-1000; a constant
+    # rate and results-only value targets had flattened at 66 (experiments/results/alphazero.md)
+    "connect_four": {**BOARD, "simulations": 100, "workers": 2, "temperature_moves": 10,
+                     "games_per_iteration": 64, "train_steps": 100, "window": 10,
+                     "iterations": 180, "lr_end": 0.1, "value_target_q": 0.5,
+                     "eval_every": 10, "eval_games": 20,
+                     "eval_simulations": 200, "eval_opponents": "random,minimax:4,mcts:200"},
+    **{f"go{n}": {**BOARD, "temperature_moves": 8, "eval_every": 5,
+                  "eval_opponents": "random,mcts:200"} for n in range(5, 9)},
+    # 9x9 after AlphaGo's supervised stage on GNU Go's games (experiments/results/go9.md):
+    # a wider trunk, KataGo's playout-cap randomisation and ownership target, GNU Go itself as
+    # the yardstick
+    "go9": {"backbone": "resnet-go", "leaves_per_tree": 4, "simulations": 100,
+            "fast_simulations": 24, "full_search_share": 0.25, "temperature_moves": 12,
+            "workers": 2, "games_per_iteration": 64, "train_steps": 100, "batch_size": 256,
+            "window": 12, "lr": 5e-4, "lr_end": 0.1, "value_target_q": 0.3,
+            "pretrain_epochs": 6, "iterations": 60, "eval_every": 10, "eval_games": 20,
+            "eval_simulations": 100, "eval_opponents": f"random,gtp:{GNUGO} --level 1"},
+}
+
+
+def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
+    return dict(PRESETS.get(resolve_game(layers.get("game", Config.game)), {}))

@@ -1,0 +1,137 @@
+"""Learning from positions: self-play's and the experts' (AlphaGo's supervised stage).
+
+Loss = policy cross-entropy to the targets (where policy_weight is 1) + value squared error to
+the result + for Go `ownership_weight` x the squared error of each point's predicted owner.
+Every batch is drawn under random board symmetries.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agents.alphazero.selfplay import Positions, positions_of
+from envs.games import Game
+from envs.records import GameRecord, ReadReport, read_records
+from rl.run import LossGuard
+
+Losses = tuple[float, float, float]  # policy, value, ownership
+
+
+def augmented_batch(game: Game, data: Positions, idx: np.ndarray,
+                    rng: np.random.Generator) -> Positions:
+    """The positions at idx, each under a random symmetry of the board."""
+    batch = data.take(idx)
+    planes = batch.planes.astype(np.float32)
+    policies, ownership = batch.policies.copy(), batch.ownership.copy()
+    h, w = game.board
+    which = rng.integers(len(game.symmetries), size=len(idx))
+    for k in np.unique(which):
+        sel, sym = which == k, game.symmetries[k]
+        planes[sel], policies[sel] = sym(planes[sel], policies[sel])
+        if ownership.shape[1]:
+            ownership[sel] = sym.board(ownership[sel].reshape(-1, h, w)).reshape(-1, h * w)
+    return Positions(planes, policies, batch.values, batch.policy_weight, ownership)
+
+
+def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, batch: Positions,
+               device: torch.device, ownership_weight: float = 1.0) -> Losses | None:
+    """One update; None if the guard skips a non-finite loss."""
+    planes, policies, values, weight, owners = (
+        torch.from_numpy(np.ascontiguousarray(a)).to(device)
+        for a in (batch.planes, batch.policies, batch.values, batch.policy_weight,
+                  batch.ownership))
+    net.train()
+    out = net(planes)
+    logits, v = out[0], out[1]
+    per_position = -(policies * F.log_softmax(logits, 1)).sum(1)
+    policy_loss = (per_position * weight).sum() / weight.sum().clamp(min=1.0)
+    value_loss = F.mse_loss(v, values)
+    ownership_loss = torch.zeros((), device=device)
+    if len(out) > 2 and owners.shape[1]:
+        known = (owners != 0).any(1).float()  # all zeros: the game's end is not known
+        per_point = (out[2] - owners.float()).pow(2).mean(1)
+        ownership_loss = (per_point * known).sum() / known.sum().clamp(min=1.0)
+    loss = policy_loss + value_loss + ownership_weight * ownership_loss
+    if not guard.ok(loss):
+        return None
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return policy_loss.item(), value_loss.item(), ownership_loss.item()
+
+
+def fit(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, game: Game,
+        data: Positions, steps: int, batch_size: int, device: torch.device,
+        rng: np.random.Generator, ownership_weight: float = 1.0) -> list[Losses]:
+    """`steps` updates on random positions of `data` under random board symmetries."""
+    losses = []
+    for _ in range(steps):
+        batch = augmented_batch(game, data, rng.integers(len(data), size=batch_size), rng)
+        result = train_step(net, opt, guard, batch, device, ownership_weight)
+        if result is not None:
+            losses.append(result)
+    return losses
+
+
+def mean_losses(losses: list[Losses]) -> dict[str, float]:
+    if not losses:
+        return {"policy_loss": math.nan, "value_loss": math.nan, "ownership_loss": math.nan}
+    policy, value, ownership = np.mean(losses, axis=0)
+    return {"policy_loss": float(policy), "value_loss": float(value),
+            "ownership_loss": float(ownership)}
+
+
+# -- the experts' games -------------------------------------------------------------------------
+
+def expert_positions(game: Game, records: list[GameRecord]) -> tuple[Positions, np.ndarray]:
+    """Each position of each game with the expert's move as a one-hot policy, the game's
+    result for the side to move, the final owners (games played to the end), and the moves
+    a player would consider there (for move accuracy)."""
+    parts, candidates = [], []
+    for record in records:
+        state, steps = game.new_state(), []
+        for action in record.moves:
+            planes, moves = game.inputs(state)
+            pi = np.zeros(game.num_actions, dtype=np.float32)
+            pi[action] = 1.0
+            steps.append((planes, pi, state.current_player(), 0.0, True))
+            candidates.append(moves | pi.astype(bool))  # the expert may fill an eye
+            state.apply_action(action)
+        if steps:
+            parts.append(positions_of(game, steps, state,
+                                      np.array([record.result, -record.result])))
+    return Positions.concat(parts), np.stack(candidates)
+
+
+def split_records(path: Path, game: Game, seed: int
+                  ) -> tuple[Positions, tuple[Positions, np.ndarray], ReadReport]:
+    """Expert positions for training, and held-out ones (one game in ten, seeded)."""
+    report = read_records(path, game)
+    records = report.records
+    order = np.random.default_rng([seed, 1]).permutation(len(records))
+    held = max(len(records) // 10, 1)
+    test = expert_positions(game, [records[i] for i in order[:held]])
+    train = expert_positions(game, [records[i] for i in order[held:]])[0] \
+        if len(records) > 1 else test[0]
+    return train, test, report
+
+
+def move_accuracy(net: nn.Module, held_out: tuple[Positions, np.ndarray],
+                  device: torch.device, batch: int = 2048) -> float:
+    """How often the network's best candidate move is the expert's (held-out positions)."""
+    data, candidates = held_out
+    hits = 0
+    with torch.inference_mode():
+        net.eval()
+        for i in range(0, len(data), batch):
+            planes = torch.from_numpy(data.planes[i:i + batch].astype(np.float32)).to(device)
+            logits = net(planes)[0].float()
+            mask = torch.from_numpy(candidates[i:i + batch]).to(device)
+            best = logits.masked_fill(~mask, -math.inf).argmax(1).cpu().numpy()
+            hits += int((best == data.policies[i:i + batch].argmax(1)).sum())
+    return hits / max(len(data), 1)

@@ -1,0 +1,105 @@
+"""The policy-value network (a shared backbone + heads) and its use as the search's evaluator."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.alphazero.config import NAME, Config
+from agents.players import SearchPlayer
+from envs.games import Game, load_game
+from rl.backbones import make_backbone
+from rl.config import saved_config
+from rl.errors import UserError
+from rl.heads import PolicyValueHead
+from rl.run import Run, check_checkpoint_meta
+
+CPU = torch.device("cpu")
+
+
+class PolicyValueNet(nn.Module):
+    """A shared backbone with policy, value (and for Go ownership) heads; illegal moves are
+    masked by the caller. forward -> (logits, value) or (logits, value, ownership)."""
+
+    def __init__(self, backbone: nn.Module, num_actions: int, ownership: int = 0):
+        super().__init__()
+        self.backbone = backbone
+        self.head = PolicyValueHead(backbone.out_features, num_actions, ownership=ownership)
+        self.frozen_trunk = False
+
+    def freeze_trunk(self) -> None:
+        self.backbone.requires_grad_(False)
+        self.frozen_trunk = True
+
+    def train(self, mode: bool = True) -> PolicyValueNet:
+        super().train(mode)
+        if self.frozen_trunk:  # frozen means frozen: batch-norm statistics too
+            self.backbone.eval()
+        return self
+
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.head(self.backbone(planes))
+
+
+def build_net(cfg: Config, game: Game) -> PolicyValueNet:
+    ownership = game.board[0] * game.board[1] if game.pass_action is not None else 0
+    return PolicyValueNet(make_backbone(cfg.backbone, game.obs_shape), game.num_actions,
+                          ownership)
+
+
+def network_meta(cfg: Config, game: Game) -> dict[str, Any]:
+    return {"algo": NAME, "game": game.name, "backbone": cfg.backbone,
+            "obs_shape": list(game.obs_shape), "num_actions": game.num_actions}
+
+
+class NetEvaluator:
+    """The network as an MCTS evaluator: one forward pass for a batch of positions."""
+
+    def __init__(self, net: nn.Module, device: torch.device):
+        self.net, self.device = net, device
+
+    @torch.inference_mode()
+    def __call__(self, planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.net.eval()  # a learner may have switched it to training in between
+        logits, values = self.net(torch.from_numpy(planes).to(self.device))[:2]
+        logits = logits.float().masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
+        return torch.softmax(logits, 1).cpu().numpy(), values.float().cpu().numpy()
+
+
+def load_net(run: Run, which: str = "best") -> tuple[Config, Game, PolicyValueNet, dict]:
+    cfg = saved_config(Config, run.config)
+    game = load_game(cfg.game)
+    net = build_net(cfg, game)
+    state = run.load(which)
+    check_checkpoint_meta(run.checkpoint_path(which), state["meta"],
+                          {"algo": NAME, "game": game.name, "backbone": cfg.backbone})
+    # best.pt and latest.pt both hold the accepted network as best_model
+    net.load_state_dict(state["best_model"])
+    net.eval()
+    return cfg, game, net, state
+
+
+def net_player(cfg: Config, game: Game, net: nn.Module, seed: int, *,
+               simulations: int | None = None, device: torch.device = CPU,
+               name: str = "agent", noise: bool = False) -> SearchPlayer:
+    """Our search guided by `net`, at `simulations` (default: the run's evaluation setting)."""
+    return SearchPlayer(game, NetEvaluator(net, device),
+                        cfg.search(simulations or cfg.eval_simulations or None), seed, name, noise)
+
+
+def agent_player(run_dir: Path, simulations: int | None, seed: int, name: str = "agent",
+                 game: Game | None = None) -> SearchPlayer:
+    """The agent saved in a run directory (best.pt, else latest.pt) as a player; `game`
+    replaces the run's own (another komi)."""
+    run = Run.open(run_dir)
+    if run.config.get("algo") != NAME:
+        raise UserError(f"{run_dir} is a {run.config.get('algo')} run, not a self-play agent")
+    which = "best" if run.has_checkpoint("best") else "latest"
+    cfg, own_game, net, _ = load_net(run, which)
+    if game is not None and game.name != own_game.name:
+        raise UserError(f"{run_dir} plays {own_game.name}, not {game.name}")
+    return net_player(cfg, game or own_game, net, seed, simulations=simulations, name=name)

@@ -1,0 +1,161 @@
+"""Self-play: the current network's search plays itself, and every position becomes a
+training example (planes, the search's visit counts, the game's result, the final owners).
+
+KataGo's playout-cap randomisation, when `fast_simulations` is set: a share of moves gets the
+full search, with root noise, and trains the policy; the others get a short search without
+noise, are played to move the game along, and train the value (and ownership) alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.alphazero.config import Config
+from agents.alphazero.net import NetEvaluator, build_net
+from agents.mcts import Evaluator, Node, SearchConfig, advance, choose, search
+from envs.games import Game, load_game
+from envs.records import GameRecord
+
+
+@dataclass
+class Positions:
+    """Training examples. planes: uint8 0/1 [N, C, H, W]; policies: the search's visit counts
+    [N, A], learned where policy_weight is 1; values: the result for the side to move [N];
+    ownership: each point's final owner from the side to move's view, int8 [N, H*W] (Go; all
+    zeros where unknown, [N, 0] for other games)."""
+
+    planes: np.ndarray
+    policies: np.ndarray
+    values: np.ndarray
+    policy_weight: np.ndarray
+    ownership: np.ndarray
+
+    @staticmethod
+    def concat(parts: list[Positions]) -> Positions:
+        return Positions(*(np.concatenate([getattr(p, f.name) for p in parts])
+                           for f in fields(Positions)))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def take(self, idx: np.ndarray) -> Positions:
+        return Positions(*(getattr(self, f.name)[idx] for f in fields(Positions)))
+
+    def to_state(self) -> dict[str, torch.Tensor]:
+        return {f.name: torch.from_numpy(np.ascontiguousarray(getattr(self, f.name)))
+                for f in fields(Positions)}
+
+    @staticmethod
+    def from_state(state: dict[str, torch.Tensor]) -> Positions:
+        return Positions(**{f.name: state[f.name].numpy() for f in fields(Positions)})
+
+
+@dataclass
+class PlaySettings:
+    search: SearchConfig
+    temperature_moves: int
+    value_target_q: float = 0.0  # share of the search's root value in the value target
+    fast_simulations: int = 0  # playout-cap randomisation: 0 = every move a full search
+    full_search_share: float = 1.0
+
+    @staticmethod
+    def of(cfg: Config) -> PlaySettings:
+        return PlaySettings(cfg.search(), cfg.temperature_moves, cfg.value_target_q,
+                            cfg.fast_simulations, cfg.full_search_share)
+
+
+def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, float, bool]],
+                 final: Any, result: np.ndarray, value_target_q: float = 0.0) -> Positions:
+    """One game's examples from its (planes, policy, player, search value, full search)
+    steps, its final state and its result for each player."""
+    planes, policies, players, qs, full = zip(*steps)
+    players = np.asarray(players)
+    values = (1 - value_target_q) * result[players] + value_target_q * np.asarray(qs)
+    cells = game.board[0] * game.board[1] if game.pass_action is not None else 0
+    ownership = np.zeros((len(steps), cells), dtype=np.int8)
+    if cells and final.is_terminal():
+        black = game.ownership(final)  # +1 Black's; the side to move's view below
+        ownership[:] = np.where(players[:, None] == 0, black, -black)
+    return Positions(np.stack(planes).astype(np.uint8), np.stack(policies),
+                     values.astype(np.float32), np.asarray(full, dtype=np.float32), ownership)
+
+
+def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
+              rng: np.random.Generator) -> tuple[Positions, dict[str, float], list[GameRecord]]:
+    """Play `games` games at once, searching every live game's position in one batch."""
+    roots = [Node(game.new_state()) for _ in range(games)]
+    steps: list[list[tuple]] = [[] for _ in range(games)]
+    moves = np.zeros(games, dtype=int)
+    while live := [i for i, r in enumerate(roots) if not r.terminal]:
+        full = [play.fast_simulations == 0 or rng.random() < play.full_search_share
+                for _ in live]
+        budgets = [play.search.simulations if f else play.fast_simulations for f in full]
+        search(game, [roots[i] for i in live], evaluator, play.search, rng, budgets, full)
+        for i, is_full in zip(live, full):
+            temperature = 1.0 if moves[i] < play.temperature_moves else 0.0
+            action, policy = choose(roots[i], game.num_actions, temperature, rng)
+            steps[i].append((game.encode(roots[i].state), policy, roots[i].player,
+                             roots[i].mean_value(), is_full))
+            roots[i] = advance(roots[i], action)
+            moves[i] += 1
+    parts, records = [], []
+    for root, game_steps in zip(roots, steps):
+        parts.append(positions_of(game, game_steps, root.state, root.returns,
+                                  play.value_target_q))
+        records.append(GameRecord(list(root.state.history()), float(root.returns[0]),
+                                   ("self-play", "self-play")))
+    results = np.array([r.result for r in records])
+    stats = {"first_player_wins": int((results > 0).sum()), "draws": int((results == 0).sum()),
+             "mean_length": float(moves.mean())}
+    return Positions.concat(parts), stats, records
+
+
+def _worker_play(args: tuple) -> tuple[Positions, dict[str, float], list[GameRecord]]:
+    """Self-play in a worker process (torch.multiprocessing, spawn): rebuilt from plain data."""
+    cfg_dict, state_dict, games, seed = args
+    torch.set_num_threads(1)
+    cfg = Config(**cfg_dict)
+    game = load_game(cfg.game)
+    net = build_net(cfg, game)
+    net.load_state_dict(state_dict)
+    return self_play(game, NetEvaluator(net, torch.device("cpu")), PlaySettings.of(cfg), games,
+                     np.random.default_rng(seed))
+
+
+class SelfPlay:
+    """Plays an iteration's games in this process or split over a pool of workers."""
+
+    def __init__(self, cfg: Config, game: Game):
+        self.cfg, self.game = cfg, game
+        self.pool = None
+        if cfg.workers > 1:
+            import torch.multiprocessing as mp
+
+            self.pool = mp.get_context("spawn").Pool(cfg.workers)
+
+    def play(self, net: nn.Module, device: torch.device,
+             iteration: int) -> tuple[Positions, dict[str, float], list[GameRecord]]:
+        cfg = self.cfg
+        if self.pool is None:
+            return self_play(self.game, NetEvaluator(net, device), PlaySettings.of(cfg),
+                             cfg.games_per_iteration,
+                             np.random.default_rng([cfg.seed, iteration, 0]))
+        from rl.config import to_dict
+
+        state = {k: v.cpu() for k, v in net.state_dict().items()}
+        shares = np.array_split(np.arange(cfg.games_per_iteration), cfg.workers)
+        jobs = [(to_dict(cfg), state, len(s), [cfg.seed, iteration, w])
+                for w, s in enumerate(shares) if len(s)]
+        results = self.pool.map(_worker_play, jobs)
+        stats = {k: sum(r[1][k] for r in results) for k in ("first_player_wins", "draws")}
+        stats["mean_length"] = float(np.mean([r[1]["mean_length"] for r in results]))
+        return (Positions.concat([r[0] for r in results]), stats,
+                [record for r in results for record in r[2]])
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()

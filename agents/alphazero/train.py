@@ -1,0 +1,213 @@
+"""The self-play loop: (pretrain on experts) -> [self-play -> train -> (gate) -> strength]*.
+
+Each iteration: self-play workers play --games-per-iteration games with batched PUCT search
+and the best network; the positions join a window of the last --window iterations; the
+network trains on random board symmetries of them; with --gate-games the new network must
+beat the best one to replace it (AlphaGo Zero), otherwise it replaces it at once
+(AlphaZero). A strength curve against fixed opponents is written every --eval-every
+iterations. The skeleton (checkpoints, resume, metrics, stop requests) is rl/loop.py's.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.alphazero.config import NAME, Config
+from agents.alphazero.learner import fit, mean_losses, move_accuracy, split_records
+from agents.alphazero.net import build_net, net_player, network_meta
+from agents.alphazero.selfplay import Positions, SelfPlay
+from agents.match import play_match
+from agents.players import make_player
+from envs.games import Game, load_game
+from rl.backbones import load_encoder
+from rl.loop import Loop
+from rl.plots import plot_learning_curve
+from rl.progress import TrainingProgress
+from rl.run import Run, RunOptions, read_metrics
+
+BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
+                "value_loss", "ownership_loss", "positions_per_s", "self_play_s", "train_s",
+                "lr", "first_player_wins", "draws", "game_length", "gate_score",
+                "move_accuracy"]
+
+
+def column(spec: str) -> str:
+    """vs_random, vs_mcts200, vs_gnugo_level_1: a metrics column for an opponent."""
+    if spec.startswith("gtp:"):
+        words = spec[4:].split()
+        level = next((words[i + 1] for i, w in enumerate(words[:-1]) if w == "--level"), None)
+        name = Path(words[0]).name if words else "engine"
+        return f"vs_{name}" + (f"_level_{level}" if level else "")
+    return "vs_" + spec.replace(":", "")
+
+
+def strength(cfg: Config, game: Game, net: nn.Module, device: torch.device,
+             iteration: int) -> dict[str, float]:
+    """Win and loss rates against each fixed opponent, the agent first in half the games."""
+    agent = net_player(cfg, game, net, cfg.seed + iteration, device=device)
+    out = {}
+    for spec in cfg.opponents():
+        opponent = make_player(spec, game, seed=cfg.seed + 7919 * iteration)
+        try:
+            r = play_match(game, agent, opponent, cfg.eval_games).summary()
+        finally:
+            opponent.close()
+        out[f"{column(spec)}_win"] = r["wins"] / r["games"]
+        out[f"{column(spec)}_loss"] = r["losses"] / r["games"]
+    return out
+
+
+def gate(cfg: Config, game: Game, new: nn.Module, best: nn.Module, device: torch.device,
+         iteration: int) -> float:
+    """The new network's score (wins + draws / 2) against the best, with root noise so that
+    the games differ."""
+    base = cfg.seed + 100_000 + 2 * iteration
+    players = [net_player(cfg, game, net, seed, simulations=cfg.simulations, device=device,
+                          noise=True) for net, seed in ((new, base), (best, base + 1))]
+    return play_match(game, *players, cfg.gate_games).summary()["score"]
+
+
+def pretrain(cfg: Config, game: Game, net: nn.Module, opt: torch.optim.Optimizer, run: Run,
+             opts: RunOptions, device: torch.device, rng: np.random.Generator
+             ) -> tuple[dict[str, Any], Any]:
+    """AlphaGo's supervised stage: the experts' moves and the games' results."""
+    t0 = time.perf_counter()
+    expert, held_out, report = split_records(Path(cfg.pretrain), game, cfg.seed)
+    steps = cfg.pretrain_epochs * math.ceil(len(expert) / cfg.batch_size)
+    bar = TrainingProgress(steps, label=f"pretraining on {len(expert)} positions",
+                           enabled=opts.progress, unit="batches")
+    losses = []
+    for done in range(0, steps, 100):
+        if run.stop:
+            break
+        losses += fit(net, opt, run.guard, game, expert, min(100, steps - done), cfg.batch_size,
+                      device, rng, cfg.ownership_weight)
+        bar.update(done + 100, loss=sum(mean_losses(losses[-100:]).values()))
+    bar.close()
+    figures = {"pretrain_games": len(report.records), "pretrain_read": report.describe(),
+               "pretrain_positions": len(expert), "pretrain_steps": steps,
+               "pretrain_move_accuracy": move_accuracy(net, held_out, device),
+               "pretrain_s": round(time.perf_counter() - t0, 1)}
+    return figures, held_out
+
+
+def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
+    device = torch.device(opts.device)
+    game = load_game(cfg.game)
+    loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads, meta=network_meta(cfg, game))
+    net = build_net(cfg, game).to(device)
+    if cfg.init_encoder:
+        load_encoder(net.backbone, Path(cfg.init_encoder))
+    if cfg.freeze_encoder:
+        net.freeze_trunk()
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
+    best_net = build_net(cfg, game).to(device)
+    rng = np.random.default_rng([cfg.seed, 0])
+    iteration, window, pretrained, held_out = 0, [], {}, None
+    if state := loop.restore(resume):
+        net.load_state_dict(state["model"])
+        best_net.load_state_dict(state["best_model"])
+        opt.load_state_dict(state["optimizer"])
+        iteration, pretrained = state["iteration"], state["pretrain"]
+        window = [Positions.from_state(w) for w in state["window"]]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if cfg.pretrain:  # the same held-out games (seeded split) for move accuracy
+            held_out = split_records(Path(cfg.pretrain), game, cfg.seed)[1]
+    columns = BASE_COLUMNS + [f"{column(s)}_{k}" for s in cfg.opponents() for k in ("win", "loss")]
+    loop.begin(columns, total=cfg.iterations, done=iteration, label=f"{NAME} {game.name}",
+               plot=plot, unit="iterations")
+
+    def snapshot() -> dict[str, Any]:
+        return {"meta": loop.meta, "model": net.state_dict(), "best_model": best_net.state_dict(),
+                "optimizer": opt.state_dict(), "iteration": iteration,
+                "window": [w.to_state() for w in window], "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "pretrain": pretrained}
+
+    if not loop.resumed:
+        if cfg.pretrain:
+            pretrained, held_out = pretrain(cfg, game, net, opt, run, opts, device, rng)
+        best_net.load_state_dict(net.state_dict())
+        row = {"iteration": 0, "games": 0, "positions": 0,
+               "move_accuracy": pretrained.get("pretrain_move_accuracy")}
+        if cfg.eval_every and not loop.stopped:
+            row.update(strength(cfg, game, net, device, 0))
+        loop.log(0, row)
+        loop.save(snapshot(), best=True)
+
+    players = SelfPlay(cfg, game)
+    games_played = iteration * cfg.games_per_iteration
+    try:
+        while loop.running(iteration):
+            t0 = time.perf_counter()
+            fresh, stats, records = players.play(best_net, device, iteration)
+            self_play_s = time.perf_counter() - t0
+            if cfg.save_games and game.records == "sgf":
+                from envs.sgf import write_sgf
+
+                for i, record in enumerate(records):
+                    write_sgf(run.path / "games" / f"iter{iteration + 1:04d}-{i:03d}.sgf", game,
+                              record)
+            window = (window + [fresh])[-cfg.window:]
+            data = Positions.concat(window)
+            t1 = time.perf_counter()
+            lr = cfg.lr_at(iteration)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            losses = fit(net, opt, run.guard, game, data, cfg.train_steps, cfg.batch_size,
+                         device, rng, cfg.ownership_weight)
+            train_s = time.perf_counter() - t1
+            iteration += 1
+            games_played += cfg.games_per_iteration
+            row = {"iteration": iteration, "games": games_played, "positions": len(fresh),
+                   "window_positions": len(data), **mean_losses(losses),
+                   "positions_per_s": len(fresh) / self_play_s, "self_play_s": self_play_s,
+                   "train_s": train_s, "lr": lr,
+                   # self-play's own results: draws rise as play improves
+                   "first_player_wins": stats["first_player_wins"] / cfg.games_per_iteration,
+                   "draws": stats["draws"] / cfg.games_per_iteration,
+                   "game_length": stats["mean_length"]}
+            accepted = True
+            if cfg.gate_games:
+                row["gate_score"] = gate(cfg, game, net, best_net, device, iteration)
+                accepted = row["gate_score"] >= cfg.gate_threshold
+            if accepted:
+                best_net.load_state_dict(net.state_dict())
+            if held_out is not None:
+                row["move_accuracy"] = move_accuracy(best_net, held_out, device)
+            if cfg.eval_every and iteration % cfg.eval_every == 0:
+                row.update(strength(cfg, game, best_net, device, iteration))
+            loop.log(iteration, row)
+            loop.save(snapshot(), best=accepted)
+            loop.progress(iteration, force=True,
+                          loss=row["policy_loss"] + row["value_loss"],
+                          pos_s=round(row["positions_per_s"]),
+                          **{k: v for k, v in row.items() if k.endswith("_win")})
+    finally:
+        players.close()
+        loop.close(None)
+    if loop.stopped:
+        return {}
+    return {"algo": NAME, "game": game.name, "iterations": iteration, "games": games_played,
+            "checkpoint": "best", **pretrained,
+            **({"move_accuracy": move_accuracy(best_net, held_out, device)} if held_out else {}),
+            "parameters": sum(p.numel() for p in net.parameters())}
+
+
+def plot(run: Run) -> None:
+    """strength.png: the strength curve (win and loss rates per iteration) and the losses."""
+    rows = read_metrics(run.path / "metrics.csv")
+    vs = sorted({k.rsplit("_", 1)[0] for k in (rows[0] if rows else {}) if k.startswith("vs_")})
+    panels = [tuple(f"{v}_win" for v in vs), tuple(f"{v}_loss" for v in vs),
+              ("policy_loss", "value_loss", "ownership_loss"), ("first_player_wins", "draws"),
+              ("move_accuracy",), ("positions_per_s",)]
+    plot_learning_curve(run.path / "metrics.csv", run.path / "strength.png", panels,
+                        title=f"{NAME} on {run.config.get('game')}: strength per iteration",
+                        x="iteration")

@@ -1,0 +1,136 @@
+"""What a person does with a trained self-play agent: measure it (`rl eval`), record its
+games (`rl record`), play it (`rl play`) or let another program play it (`rl gtp`)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.alphazero.net import agent_player, load_net, net_player
+from agents.gtp import GtpServer, Referee, is_gnugo
+from agents.match import play_match
+from agents.players import RESIGN, make_player
+from envs.games import GoGame, load_game
+from envs.records import GameRecord
+from rl.errors import UserError
+from rl.run import Run
+
+# GNU Go judges dead stones under area rules: the referee of matches against it
+REFEREE = "gnugo --mode gtp --chinese-rules --capture-all-dead"
+
+
+def referee_for(game: Any, opponent: str, choice: str | None) -> Referee | None:
+    """--referee: an engine command, 'none' (Tromp-Taylor, open_spiel's), or by default GNU
+    Go when the opponent is GNU Go."""
+    if game.records != "sgf" or choice == "none":
+        return None
+    command = choice or (REFEREE if opponent.startswith("gtp:") and is_gnugo(opponent[4:])
+                         else None)
+    return Referee(game, command) if command else None
+
+
+def evaluate(run: Run, args: Any) -> dict[str, Any]:
+    """`rl eval DIR --opponent SPEC --games N`: wins, draws and losses from the agent's side,
+    alternating who moves first, with 95% intervals."""
+    cfg, game, net, state = load_net(run, args.checkpoint)
+    seed = cfg.seed + 50_000 if args.seed is None else args.seed
+    agent = net_player(cfg, game, net, seed, simulations=args.simulations)
+    spec = args.opponent or "random"
+    opponent = make_player(spec, game, seed + 1, timeout=args.timeout,
+                           load_agent=lambda d: agent_player(d, None, seed + 2, str(d), game))
+    referee = referee_for(game, spec, args.referee)
+    save = Path(args.save_games) if args.save_games else None
+    t0 = time.perf_counter()
+    try:
+        result = play_match(game, agent, opponent, args.games or args.episodes, referee=referee,
+                            save_dir=save, parallel=args.parallel, progress=args.progress)
+    finally:
+        opponent.close()
+        if referee is not None:
+            referee.close()
+    return {"algo": "alphazero", "game": game.name, "checkpoint": args.checkpoint,
+            "iteration": state["iteration"], "opponent": spec,
+            "referee": referee.command if referee else "rules (open_spiel)",
+            "simulations": agent.cfg.simulations, **result.summary(),
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def record(run: Run, args: Any) -> dict[str, Any]:
+    """`rl record DIR`: games of the saved agent (against itself, or --opponent) drawn one
+    frame per move to GIF (and SGF for Go), named with the checkpoint, the seed and the result."""
+    import imageio.v3 as imageio
+
+    cfg, game, net, _ = load_net(run, args.checkpoint)
+    seed = cfg.seed + 60_000 if args.seed is None else args.seed
+    agent = net_player(cfg, game, net, seed)
+    opponent = make_player(args.opponent, game, seed + 1) if args.opponent else None
+    files, results = [], []
+    try:
+        for i in range(args.episodes):
+            seats = (agent, opponent or agent) if i % 2 == 0 else (opponent or agent, agent)
+            frames, state = _play_drawn(game, seats, i)
+            first = state.returns()[0] if state.is_terminal() else (
+                1.0 if state.current_player() == 1 else -1.0)  # a resignation
+            result = "first-wins" if first > 0 else "second-wins" if first < 0 else "draw"
+            stem = f"record-{Path(args.checkpoint).stem}-seed{seed}-game{i}-{result}"
+            path = run.path / "videos" / f"{stem}.gif"
+            path.parent.mkdir(exist_ok=True)
+            height, width = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+            frames = [np.pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]), (0, 0)),
+                             constant_values=255) for f in frames]
+            # 0.7 s a move, 3 s on the final position; loop forever
+            imageio.imwrite(path, np.stack(frames), loop=0,
+                            duration=[700] * (len(frames) - 1) + [3000])
+            files.append(str(path))
+            if game.records == "sgf":
+                from envs.sgf import write_sgf
+
+                names = tuple(p.name for p in seats)
+                write_sgf(path.with_suffix(".sgf"), game,
+                          GameRecord(list(state.history()), first, names))
+                files.append(str(path.with_suffix(".sgf")))
+            results.append(result)
+    finally:
+        if opponent is not None:
+            opponent.close()
+    return {"algo": "alphazero", "game": game.name, "checkpoint": args.checkpoint, "seed": seed,
+            "opponent": args.opponent or "itself", "results": results, "files": files}
+
+
+def _play_drawn(game: Any, seats: tuple[Any, Any], key: int) -> tuple[list[np.ndarray], Any]:
+    """One game between two players (possibly one object), a picture after every move."""
+    players = list(dict.fromkeys(seats))
+    for p in players:
+        p.new_game(key)
+    state = game.new_state()
+    frames = [game.draw(state, f"{seats[0].name} (first) vs {seats[1].name}")]
+    try:
+        while not state.is_terminal():
+            action = seats[state.current_player()].choose([key])[0]
+            if action == RESIGN:
+                frames.append(game.draw(state, f"move {len(frames)}: resigns"))
+                break
+            title = f"move {len(frames)}: {game.action_name(state, action)}"
+            state.apply_action(action)
+            for p in players:
+                p.observe(key, action)
+            frames.append(game.draw(state, title))
+    finally:
+        for p in players:
+            p.end_game(key)
+    return frames, state
+
+
+def gtp_server(run_dir: Path, simulations: int | None, seed: int) -> GtpServer:
+    """`rl gtp RUN_DIR`: the agent as a GTP engine; `komi` rebuilds the game with that komi."""
+    run = Run.open(run_dir)
+    if run.config.get("algo") != "alphazero":
+        raise UserError(f"{run_dir} is a {run.config.get('algo')} run, not a self-play agent")
+    game_name = str(run.config.get("game", ""))
+    if not isinstance(load_game(game_name), GoGame):
+        raise UserError(f"{run_dir} plays {game_name}; GTP is for Go agents")
+    return GtpServer(lambda komi: load_game(game_name, komi),
+                     lambda game: agent_player(run_dir, simulations, seed, "rl", game),
+                     name="rl", version=f"alphazero {game_name}")

@@ -1,0 +1,68 @@
+"""The shared training loop's best-checkpoint rule and the statistics every figure carries."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rl.loop import Loop
+from rl.run import Run, RunOptions, load_checkpoint
+from rl.stats import mean_ci, summarise_match, wilson
+
+
+def started_loop(tmp_path: Path) -> Loop:
+    run = Run.create(tmp_path / "run", {"algo": "test"})
+    loop = Loop(run, RunOptions(progress=False), seed=0, meta={"algo": "test"})
+    loop.begin(["step"], total=1000, done=0, label="test", plot=lambda run: None)
+    return loop
+
+
+def best_weights(loop: Loop) -> int:
+    return load_checkpoint(loop.run.checkpoint_path("best"))["weights"]
+
+
+def test_a_lucky_early_evaluation_does_not_stay_best(tmp_path: Path):
+    loop = started_loop(tmp_path)
+    assert loop.offer(100, 10.0)  # a short evaluation that got lucky
+    loop.save({"meta": loop.meta, "weights": 1}, best=True)
+    assert not loop.offer(200, 9.0)
+    # the end: both networks play the same, larger set of episodes
+    chosen = loop.settle(200, {"mean_return": 9.5}, lambda: {"mean_return": 9.1},
+                         {"meta": loop.meta, "weights": 2})
+    assert chosen["checkpoint_step"] == 200 and chosen["mean_return"] == 9.5
+    assert best_weights(loop) == 2
+
+
+def test_a_truly_better_earlier_network_stays_best(tmp_path: Path):
+    loop = started_loop(tmp_path)
+    loop.offer(100, 10.0)
+    loop.save({"meta": loop.meta, "weights": 1}, best=True)
+    chosen = loop.settle(200, {"mean_return": 7.0}, lambda: {"mean_return": 9.9},
+                         {"meta": loop.meta, "weights": 2})
+    assert chosen["checkpoint_step"] == 100 and chosen["mean_return"] == 9.9
+    assert chosen["final_network"] == {"mean_return": 7.0} and best_weights(loop) == 1
+
+
+def test_ties_go_to_the_later_network(tmp_path: Path):
+    loop = started_loop(tmp_path)
+    assert loop.offer(100, 5.0) and loop.offer(200, 5.0) and loop.best_step == 200
+    loop.save({"meta": loop.meta, "weights": 1}, best=True)
+    chosen = loop.settle(300, {"mean_return": 5.0}, lambda: {"mean_return": 5.0},
+                         {"meta": loop.meta, "weights": 3})
+    assert chosen["checkpoint_step"] == 300 and best_weights(loop) == 3
+
+
+def test_intervals_cover_what_they_should():
+    lo, hi = mean_ci(np.r_[np.zeros(50), np.ones(50)])
+    assert lo < 0.5 < hi and hi - lo < 0.3
+    assert mean_ci([3.0, 3.0]) == (3.0, 3.0)
+    assert wilson(0, 10)[0] == 0 and 0.2 < wilson(0, 10)[1] < 0.35
+    lo, hi = wilson(100, 200)
+    assert lo == pytest.approx(0.4314, abs=1e-3) and hi == pytest.approx(0.5686, abs=1e-3)
+
+
+def test_a_match_summary_gives_score_and_elo_with_intervals():
+    even = summarise_match(50, 0, 50)
+    assert even["score"] == 0.5 and even["elo"] == 0.0
+    assert even["elo_ci95"][0] < 0 < even["elo_ci95"][1]
+    sweep = summarise_match(20, 0, 0)
+    assert sweep["elo"] is None and sweep["elo_ci95"][0] > 200  # no finite upper bound
