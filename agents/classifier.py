@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,9 +19,9 @@ from torch import nn
 
 from rl.backbones import check_backbone, load_encoder, make_backbone
 from rl.config import opt, saved_config
-from rl.datasets import DATASETS, ImageData, load_dataset
+from rl.datasets import CLASS_NAMES, DATASETS, ImageData, check_dataset, load_dataset
 from rl.distributed import current as process_group
-from rl.errors import UserError, did_you_mean
+from rl.errors import UserError
 from rl.heads import ClassifierHead
 from rl.loop import Loop
 from rl.plots import plot_learning_curve, save_figure
@@ -39,10 +39,20 @@ PANELS = [("train_loss", "test_loss"), ("train_accuracy", "test_accuracy"), ("lr
 @dataclass
 class Config:
     backbone: str = opt("deepcnn", "deepcnn, nature, vgg11, vgg16, resnet18, resnet34, ...")
-    dataset: str = opt("mnist-10k", f"one of {', '.join(DATASETS)}")
-    data_dir: str | None = opt(None, "folder holding <dataset>/ files (default $RL_DATA_DIR or "
-                               "~/.cache/rl/data)")
+    dataset: str = opt("mnist-10k", f"one of {', '.join(DATASETS)}, or folder:PATH (your "
+                       "images, one sub-folder per class)")
+    data_dir: str | None = opt(None, "folder holding the files, or <dataset>/ with them "
+                               "(looked in first; then $RL_DATA_DIR, ~/.cache/rl/data, "
+                               "/usr/share/datasets)")
     download: bool = opt(False, "fetch missing files from the canonical mirrors")
+    image_size: int = opt(32, "folder:PATH: images are resized to this square", min=8)
+    channels: int = opt(0, "folder:PATH: 1 (grey) or 3 (colour); 0: 1 if every image is grey",
+                        min=0, max=3)
+    test_share: float = opt(0.2, "folder:PATH without train/ and test/: the seeded share of "
+                            "images held out for testing", min=0.0, max=0.9, min_exclusive=True)
+    skip_bad: bool = opt(False, "folder:PATH: skip (and count) files that cannot be decoded")
+    labels: int = opt(0, "train on this many labelled images only: a class-balanced subset "
+                      "drawn with --seed (0: all); the test set is unchanged", min=0)
     seed: int = opt(0, "seed for weights, shuffling, augmentation and dropout", min=0)
     epochs: int = opt(12, "passes over the training set", min=1, resumable=True)
     batch_size: int = opt(100, "minibatch size", min=1)
@@ -60,16 +70,40 @@ class Config:
 
     def check(self) -> None:
         check_backbone(self.backbone)
-        if self.dataset not in DATASETS:
-            raise UserError(f"unknown dataset {self.dataset!r}"
-                            f"{did_you_mean(self.dataset, DATASETS)}; choose from "
-                            f"{', '.join(DATASETS)}")
+        check_dataset(self.dataset)
+        if self.channels == 2:
+            raise UserError("--channels must be 1, 3 or 0 (auto)")
         if self.freeze_encoder and not self.init_encoder:
             raise UserError("--freeze-encoder needs --init-encoder CKPT (a frozen random "
                             "encoder learns nothing)")
 
     def run_name(self) -> str:
-        return f"{NAME}-{self.backbone}-{self.dataset}"
+        return f"{NAME}-{self.backbone}-{Path(self.dataset.removeprefix('folder:')).name}"
+
+    def data(self) -> ImageData:
+        data = load_dataset(self.dataset, Path(self.data_dir) if self.data_dir else None,
+                            self.download, image_size=self.image_size,
+                            channels=self.channels or None, test_share=self.test_share,
+                            seed=self.seed, skip_bad=self.skip_bad)
+        return balanced_subset(data, self.labels, self.seed) if self.labels else data
+
+
+def balanced_subset(data: ImageData, n: int, seed: int) -> ImageData:
+    """n training images, as equal a number per class as n allows, drawn with `seed`."""
+    if n > len(data.train_y):
+        raise UserError(f"--labels {n} is more than the {len(data.train_y)} training images")
+    rng = np.random.default_rng([seed, n])
+    classes = len(data.classes)
+    per_class = [n // classes + (c < n % classes) for c in range(classes)]
+    chosen = []
+    for c, k in enumerate(per_class):
+        pool = np.flatnonzero(data.train_y.numpy() == c)
+        if k > len(pool):
+            raise UserError(f"--labels {n} needs {k} images of class {data.classes[c]}, "
+                            f"which has {len(pool)}")
+        chosen.append(rng.choice(pool, size=k, replace=False))
+    idx = torch.from_numpy(rng.permutation(np.concatenate(chosen)))
+    return replace(data, train_x=data.train_x[idx], train_y=data.train_y[idx])
 
 
 class Classifier(nn.Module):
@@ -126,15 +160,15 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.batch_size < group.world:
         raise UserError(f"--batch-size {cfg.batch_size} is smaller than the {group.world} "
                         "processes sharing each batch")
-    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.download)
+    data = cfg.data()
     loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads,
                 meta={"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
-                      "obs_shape": list(data.shape), "classes": len(data.classes)})
+                      "obs_shape": list(data.shape), "classes": data.classes})
     model = build_model(cfg, data).to(device)
     if cfg.init_encoder:
         load_encoder(model.backbone, Path(cfg.init_encoder))
     if cfg.freeze_encoder:
-        model.backbone.requires_grad_(False)
+        model.backbone.freeze()
     ddp = group.wrap(model, device)  # the same module alone; DistributedDataParallel under torchrun
     model = getattr(ddp, "module", ddp)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -166,9 +200,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     images = 0
     while epoch < cfg.epochs and not loop.stopped:
-        ddp.train()
-        if cfg.freeze_encoder:  # frozen means frozen: batch-norm statistics too
-            model.backbone.eval()
+        ddp.train()  # a frozen backbone stays in eval mode (rl.backbones.Backbone.freeze)
         t0 = time.perf_counter()
         perm = torch.randperm(len(train_x), generator=gen).to(device)
         loss_sum, correct, seen = 0.0, 0, 0
@@ -232,7 +264,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     shown = candidate if "final_network" in chosen else model
     write_figures(run.path, data, predict(shown, data.test_x, device).argmax(1))
     return {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset, "epochs": epoch,
-            "train_images": len(data.train_x), "test_images": len(data.test_x), **chosen,
+            "train_images": len(data.train_x), "test_images": len(data.test_x),
+            "classes": data.classes, **(data.facts or {}), **chosen,
             "train_time_s": round(train_time, 1),
             "images_per_s": round(images / max(train_time, 1e-9), 1),
             "parameters": sum(p.numel() for p in model.parameters())}
@@ -303,7 +336,7 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 def evaluate(run: Run, args: Any) -> dict[str, Any]:
     """`rl eval DIR [--precision fp32|bf16|fp16|all]`: test accuracy at each precision."""
     cfg = saved_config(Config, run.config)
-    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None)
+    data = cfg.data()
     model = build_model(cfg, data)
     state = run.load(args.checkpoint)
     check_checkpoint_meta(run.checkpoint_path(args.checkpoint), state["meta"],
@@ -320,4 +353,31 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
         correct = int((pred == data.test_y).sum())
         out[f"accuracy_{name}"] = correct / len(pred)
         out[f"accuracy_{name}_ci95"] = [round(x, 4) for x in wilson(correct, len(pred))]
+    return out
+
+
+def predict_images(run: Run, images: list[Path], checkpoint: str = "best",
+                   top: int = 3) -> list[dict[str, Any]]:
+    """`rl predict RUN IMAGE...`: each image converted as the training images were (size,
+    channels), and the most probable classes."""
+    from rl.imagefolder import load_image
+
+    cfg = saved_config(Config, run.config)
+    state = run.load(checkpoint)
+    meta = state["meta"]
+    if meta.get("algo") != NAME:
+        raise UserError(f"{run.path} is a {meta.get('algo')} run: rl predict is for classifiers")
+    shape = tuple(meta["obs_shape"])
+    classes = meta["classes"] if isinstance(meta["classes"], list) else \
+        CLASS_NAMES.get(cfg.dataset, [str(i) for i in range(meta["classes"])])
+    model = Classifier(make_backbone(cfg.backbone, shape), len(classes))
+    model.load_state_dict(state["model"])
+    batch = torch.stack([load_image(p, shape[1], shape[0]) for p in images])
+    probs = torch.softmax(predict(model, batch, torch.device("cpu")), 1)
+    out = []
+    for path, p in zip(images, probs):
+        best = torch.argsort(p, descending=True)[:top].tolist()
+        out.append({"image": str(path), "top": [{"class": classes[i],
+                                                 "probability": round(float(p[i]), 4)}
+                                                for i in best]})
     return out

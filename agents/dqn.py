@@ -219,12 +219,14 @@ class Learner:
         if cfg.init_encoder:
             load_encoder(self.q.backbone, Path(cfg.init_encoder))
         if cfg.freeze_encoder:
-            self.q.backbone.requires_grad_(False)
+            self.q.backbone.freeze()
         self.q = self.q.to(self.device)
         self.channels_last = len(obs_shape) == 3
         if self.channels_last:  # oneDNN and cuDNN convolutions are faster in NHWC
             self.q = self.q.to(memory_format=torch.channels_last)
-        self.target = copy.deepcopy(self.q).requires_grad_(False)
+        # batch norm and dropout: statistics and masks only in the gradient step's forward pass;
+        # acting, targets and evaluation see the network in eval mode (the target net always)
+        self.target = copy.deepcopy(self.q).requires_grad_(False).eval()
         # fused Adam: one kernel for all parameters instead of a loop of small ops (~10% faster)
         trainable = [p for p in self.q.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(trainable, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
@@ -248,6 +250,7 @@ class Learner:
         actions = rng.integers(n_actions, size=len(obs))
         # the network only sees the envs that act greedily: early on, most steps need no forward
         if not explore.all():
+            self.q.eval()
             greedy = ~explore
             actions[greedy] = self.forward(self.to_device(obs[greedy])).argmax(dim=1).cpu().numpy()
         return actions
@@ -261,10 +264,12 @@ class Learner:
         weights = torch.from_numpy(batch.weights).to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             with torch.no_grad():
+                self.q.eval()
                 q_next_online = self.forward(next_obs) if self.cfg.double else None
                 targets = q_targets(self.target(next_obs).float(),
                                     None if q_next_online is None else q_next_online.float(),
                                     returns, discounts)
+            self.q.train()
             q = self.forward(obs).float()
             loss, td = td_loss(q, actions, targets, weights, self.cfg.loss)
         if not guard.ok(loss):
@@ -281,9 +286,12 @@ class Learner:
             group["lr"] = lr
 
     def sync_target(self) -> None:
+        """Target <- online (Polyak at tau < 1); batch-norm statistics are copied as they are."""
         with torch.no_grad():
             for t, s in zip(self.target.parameters(), self.q.parameters()):
                 t.lerp_(s, self.cfg.tau)
+            for t, s in zip(self.target.buffers(), self.q.buffers()):
+                t.copy_(s)
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.q.state_dict(), "target": self.target.state_dict(),

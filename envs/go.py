@@ -15,6 +15,8 @@ scoring). This module adds what players and records need:
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 from sgfmill import common
@@ -64,18 +66,26 @@ def board(state, size: int) -> np.ndarray:  # noqa: ANN001 (a pyspiel.State)
     return (planes[0] - planes[1]).astype(np.int8)
 
 
-def _neighbours(x: np.ndarray, fill: int) -> np.ndarray:
-    """[4, H, W]: the value above, below, left and right of each point (`fill` off the board)."""
-    p = np.pad(x, 1, constant_values=fill)
-    return np.stack([p[2:, 1:-1], p[:-2, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
+@functools.cache
+def _tables(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat indices of each point's 4 neighbours and 4 diagonals ([4, n*n]; n*n stands for
+    off the board), and the points on the edge. Looked up once per size: on a 9x9 board a
+    handful of whole-board index operations beat np.pad and friends by 10x."""
+    rows, cols = np.divmod(np.arange(size * size), size)
+
+    def at(dr: int, dc: int) -> np.ndarray:
+        r, c = rows + dr, cols + dc
+        inside = (r >= 0) & (r < size) & (c >= 0) & (c < size)
+        return np.where(inside, r * size + c, size * size)
+
+    sides = np.stack([at(1, 0), at(-1, 0), at(0, -1), at(0, 1)])
+    corners = np.stack([at(1, 1), at(1, -1), at(-1, 1), at(-1, -1)])
+    return sides, corners, (sides == size * size).any(0)
 
 
-def board_text(grid: np.ndarray) -> str:
-    """The board as GTP engines show it: X black, O white, rows numbered from the bottom."""
-    size = len(grid)
-    letters = " ".join(common.column_letters[:size])
-    rows = [f"{r + 1:2d} " + " ".join(".XO"[v] for v in grid[r]) for r in reversed(range(size))]
-    return "\n".join([f"   {letters}", *rows, f"   {letters}"])
+def _around(x: np.ndarray, tables: np.ndarray, off_board: int | bool) -> np.ndarray:
+    """[4, n*n]: the values of flat board `x` at the points `tables` names."""
+    return np.append(x.reshape(-1), off_board)[tables]
 
 
 def liberties(stones: np.ndarray, empty: np.ndarray) -> np.ndarray:
@@ -83,25 +93,24 @@ def liberties(stones: np.ndarray, empty: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(stones)
     if n == 0:
         return np.zeros(stones.shape, dtype=np.int64)
-    cells = stones.size
-    around = np.where(empty, _neighbours(labels, 0), 0)  # group labels next to each empty point
-    keys = around.reshape(4, -1) * cells + np.arange(cells)  # one key per (group, liberty)
-    keys = np.unique(keys[around.reshape(4, -1) > 0])
-    counts = np.bincount(keys // cells, minlength=n + 1)
-    return np.where(stones, counts[labels], 0)
+    sides = _tables(len(stones))[0]
+    around = _around(labels, sides, 0)  # the groups next to each point
+    next_to = (around > 0) & empty.reshape(1, -1)
+    points = np.broadcast_to(np.arange(stones.size), around.shape)
+    touches = np.zeros((n + 1, stones.size), dtype=bool)  # group x empty point
+    touches[around[next_to], points[next_to]] = True
+    return np.where(stones, touches.sum(1)[labels], 0)
 
 
 def true_eyes(own: np.ndarray, opponent: np.ndarray) -> np.ndarray:
     """Empty points whose four neighbours are `own` stones (or the edge) and whose diagonals
     hold at most one opponent stone in the middle of the board, none on the edge: the eye
     rule of Go programs' playouts. Filling one is (all but) never right."""
-    empty = ~own & ~opponent
-    surrounded = _neighbours(own.astype(np.int8), 1).all(0)
-    p = np.pad(opponent.astype(np.int8), 1)
-    diagonal = p[2:, 2:] + p[2:, :-2] + p[:-2, 2:] + p[:-2, :-2]
-    edge = np.zeros(own.shape, dtype=bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    return empty & surrounded & (diagonal <= np.where(edge, 0, 1))
+    sides, corners, edge = _tables(len(own))
+    empty = ~(own | opponent).reshape(-1)
+    surrounded = _around(own, sides, True).all(0)
+    diagonal = _around(opponent, corners, False).sum(0)
+    return (empty & surrounded & (diagonal <= np.where(edge, 0, 1))).reshape(own.shape)
 
 
 def area(grid: np.ndarray) -> np.ndarray:
@@ -110,11 +119,11 @@ def area(grid: np.ndarray) -> np.ndarray:
     owner = grid.astype(np.int8).copy()
     regions, n = ndimage.label(grid == 0)
     if n:
-        around = _neighbours(grid, 0)
+        around = _around(grid, _tables(len(grid))[0], 0)  # the colours next to each point
 
         def reaches(colour: int) -> np.ndarray:
             hit = np.zeros(n + 1, dtype=bool)
-            hit[regions[(around == colour).any(0)]] = True
+            hit[regions.reshape(-1)[(around == colour).any(0)]] = True
             return hit
 
         black, white = reaches(1), reaches(-1)

@@ -33,6 +33,18 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+    frozen = False
+
+    def freeze(self) -> Backbone:
+        """Transfer with the encoder fixed: no gradients, and batch-norm keeps its running
+        statistics (it stays in eval mode whatever the model around it is switched to)."""
+        self.requires_grad_(False)
+        self.frozen = True
+        return self.eval()
+
+    def train(self, mode: bool = True) -> Backbone:
+        return super().train(mode and not self.frozen)
+
 
 def _he_init(module: nn.Module) -> None:
     for m in module.modules():

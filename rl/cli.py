@@ -85,7 +85,8 @@ def main_parser() -> Parser:
     ev.add_argument("run_dir", type=Path, help="run directory written by `rl train`")
     ev.add_argument("--episodes", type=int, default=100, help="episodes to play (default 100)")
     ev.add_argument("--checkpoint", default="best",
-                    help="best, latest, or a path to a checkpoint file (default best)")
+                    help="best, latest, another name in DIR/checkpoints (pretrained) or a "
+                    "path to a checkpoint file (default best)")
     ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
     ev.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="all",
                     help="classifiers: numeric precision(s) to report accuracy at (default all)")
@@ -172,11 +173,19 @@ def main_parser() -> Parser:
     report.add_argument("--out", type=Path, help="where to write it (default DIR/report.html, "
                         "or report.html here for several runs)")
 
-    compare = sub.add_parser("compare", help="one metric of several runs, overlaid")
+    compare = sub.add_parser("compare", help="one metric of several runs, overlaid; seeds of "
+                             "one setting as an interquartile mean with a 95% band (rliable)")
     compare.add_argument("run_dirs", type=Path, nargs="+", help="run directories")
     compare.add_argument("--metric", required=True, help="a metrics.csv column, e.g. eval_return")
     compare.add_argument("--out", type=Path, default=Path("compare.png"),
                          help="PNG to write (default compare.png)")
+
+    pred = sub.add_parser("predict", help="classify images with a trained classifier")
+    pred.add_argument("run_dir", type=Path, help="run directory of `rl train classifier`")
+    pred.add_argument("images", type=Path, nargs="+", help="image files (PNG, JPEG, ...)")
+    pred.add_argument("--checkpoint", default="best", help="best, latest or a path (default best)")
+    pred.add_argument("--top", type=int, default=3, help="classes to show (default 3)")
+    pred.add_argument("--json", action="store_true", help="one JSON object per image")
 
     gtp = sub.add_parser("gtp", help="a trained Go agent as a GTP engine (Sabaki, GoGui, twogtp)",
                          description="Speaks GTP version 2 on standard input and output.")
@@ -212,6 +221,8 @@ def train_parser(algo: str, module: Any) -> Parser:
     run.add_argument("--resume", type=Path, metavar="DIR",
                      help="continue the run in DIR from its latest checkpoint")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --run-dir")
+    run.add_argument("--seeds", metavar="S1,S2,...", help="one run per seed, one after the other, "
+                     "in --run-dir/seed<S> (compare them with `rl compare DIR/seed*`)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="where networks run (default auto: cuda when present)")
     run.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
@@ -255,6 +266,8 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
         fail(f"name an algorithm: rl train ALGO (one of {', '.join(ALGORITHMS)})")
     module = load_algorithm(algo)
     args = train_parser(algo, module).parse_args(rest)
+    if args.seeds:
+        return train_seeds(algo, rest, args)
     flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
     opts = RunOptions(device=resolve_device(args.device), progress=not args.no_progress,
                       tensorboard=args.tensorboard, wandb=args.wandb, on_nan=args.on_nan)
@@ -274,6 +287,28 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
         raise
     group.share(str(run.path))
     return execute(module, cfg, run, opts, resume=resume, fresh=not resume)
+
+
+def train_seeds(algo: str, rest: list[str], args: argparse.Namespace) -> int:
+    """`--seeds 0,1,2`: the same command once per seed, each in its own run directory."""
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds expects integers separated by commas, got {args.seeds!r}") \
+            from None
+    if args.resume or "--seed" in rest or not seeds:
+        raise UserError("--seeds takes the seeds itself: drop --seed/--resume, name one or more")
+    base = args.run_dir or default_run_dir(f"{algo}-seeds")
+    i = rest.index("--seeds")
+    own = rest[:i] + rest[i + 2:]
+    if "--run-dir" in own:
+        j = own.index("--run-dir")
+        own = own[:j] + own[j + 2:]
+    for seed in seeds:
+        code = cmd_train(algo, [*own, "--seed", str(seed), "--run-dir", str(base / f"seed{seed}")])
+        if code:
+            return code
+    return 0
 
 
 def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Group:
@@ -504,7 +539,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from rl.report import compare
 
-    print(compare(args.run_dirs, args.metric, args.out))
+    print(json.dumps(compare(args.run_dirs, args.metric, args.out)))
     return 0
 
 
@@ -519,6 +554,20 @@ def cmd_play(args: argparse.Namespace) -> int:
     if args.game and resolve_game(args.game) != agent.game.name:
         raise UserError(f"{args.run_dir} plays {agent.game.name}, not {resolve_game(args.game)}")
     play_human(agent.game, agent, human_first=not args.second)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from agents.classifier import predict_images
+
+    if args.top < 1:
+        raise UserError(f"--top must be >= 1, got {args.top}")
+    for result in predict_images(Run.open(args.run_dir), args.images, args.checkpoint, args.top):
+        if args.json:
+            print(json.dumps(result))
+        else:
+            ranked = ", ".join(f"{t['class']} {t['probability']:.1%}" for t in result["top"])
+            print(f"{result['image']}: {ranked}")
     return 0
 
 
@@ -554,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         commands = {"eval": cmd_eval, "envs": lambda _: cmd_envs(), "bench": cmd_bench,
                     "games": cmd_games, "play": cmd_play, "record": cmd_record,
-                    "gtp": cmd_gtp, "export": cmd_export,
+                    "gtp": cmd_gtp, "export": cmd_export, "predict": cmd_predict,
                     "report": cmd_report, "compare": cmd_compare}
         if args.command in commands:
             return commands[args.command](args)

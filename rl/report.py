@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rl.errors import UserError
 from rl.run import Run, atomic_write_text, read_metrics
 
@@ -29,8 +31,38 @@ def x_axis(rows: list[dict[str, str]]) -> str:
     return next((x for x in X_AXES if rows and x in rows[0]), "step")
 
 
-def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> Path:
-    """One figure: `metric` of each run against its own x axis (steps, epochs or iterations)."""
+def seed_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs of one setting (the same config but for the seed) form a group, named by what
+    sets it apart from the other groups."""
+    def setting(run: Run) -> dict:
+        return {k: v for k, v in run.config.items() if k not in ("seed", "run")}
+
+    keys = {k for r in runs for k in setting(r)}
+    differs = sorted(k for k in keys if len({repr(setting(r).get(k)) for r in runs}) > 1)
+    groups: dict[str, list[Run]] = {}
+    for r in runs:
+        cfg = setting(r)
+        label = ", ".join(f"{k}={cfg.get(k)}" for k in differs) or \
+            f"{cfg.get('algo')} {cfg.get('env') or cfg.get('game') or cfg.get('dataset')}"
+        groups.setdefault(label, []).append(r)
+    return groups
+
+
+def iqm_ci(scores: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
+    """Interquartile mean over runs with rliable's stratified-bootstrap 95% interval
+    (Agarwal et al., NeurIPS 2021). scores: [runs]."""
+    from rliable import library, metrics
+
+    point, interval = library.get_interval_estimates(
+        {"x": np.asarray(scores, dtype=float)[:, None]},
+        lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps)
+    return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
+
+
+def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> dict:
+    """One figure: `metric` against each run's x axis (steps, epochs or iterations). Runs of
+    one setting over several seeds are drawn as their interquartile mean with a 95% band, and
+    their last values summarised the same way."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,25 +70,39 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> Path:
 
     from rl.plots import column, draw_series, save_figure
 
+    runs = [Run.open(d) for d in run_dirs]
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    axis = None
-    for d in run_dirs:
-        rows = read_metrics(Run.open(d).path / "metrics.csv")
-        axis = axis or x_axis(rows)
-        xs, ys = column(rows, axis, metric)
-        if xs.size == 0:
-            raise UserError(f"{d} has no {metric!r} values (its metrics: "
-                            f"{', '.join(k for k in (rows[0] if rows else {}) if k not in X_AXES)}"
-                            ")")
-        draw_series(ax, xs, ys, d.name)
+    axis, summary = None, {}
+    for label, group in seed_groups(runs).items():
+        series = []
+        for r in group:
+            rows = read_metrics(r.path / "metrics.csv")
+            axis = axis or x_axis(rows)
+            xs, ys = column(rows, axis, metric)
+            if xs.size == 0:
+                names = ", ".join(k for k in (rows[0] if rows else {}) if k not in X_AXES)
+                raise UserError(f"{r.path} has no {metric!r} values (its metrics: {names})")
+            series.append((xs, ys))
+        if len(group) == 1:
+            draw_series(ax, *series[0], group[0].path.name if len(runs) > 1 else label)
+            summary[label] = {"runs": 1, "last": float(series[0][1][-1])}
+            continue
+        common = sorted(set.intersection(*(set(xs.tolist()) for xs, _ in series)))
+        table = np.array([[ys[list(xs).index(x)] for x in common] for xs, ys in series])
+        bands = np.array([iqm_ci(table[:, i], reps=500) for i in range(len(common))])
+        line, = ax.plot(common, bands[:, 0], lw=1.8, label=f"{label} (IQM of {len(group)} seeds)")
+        ax.fill_between(common, bands[:, 1], bands[:, 2], color=line.get_color(), alpha=0.2)
+        iqm, lo, hi = iqm_ci(np.array([ys[-1] for _, ys in series]))
+        summary[label] = {"runs": len(group), "seeds": [r.config.get("seed") for r in group],
+                          "last_iqm": round(iqm, 4), "last_iqm_ci95": [round(lo, 4), round(hi, 4)]}
     ax.set_xlabel(axis)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{metric}: {len(run_dirs)} runs")
+    ax.set_title(f"{metric}: {len(runs)} runs")
     fig.tight_layout()
     save_figure(fig, out)
-    return out
+    return {"metric": metric, "out": str(out), "groups": summary}
 
 
 def _table(d: dict) -> str:

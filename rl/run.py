@@ -319,7 +319,8 @@ class Run:
             tmp.unlink(missing_ok=True)
 
     def checkpoint_path(self, which: str = "latest") -> Path:
-        if which in ("latest", "best"):
+        """latest, best, another name in checkpoints/ (pretrained), or a path."""
+        if "/" not in which and not which.endswith(".pt"):
             return self.checkpoints / f"{which}.pt"
         return Path(which)
 

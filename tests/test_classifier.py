@@ -1,4 +1,5 @@
 """Classifier: data verification, transfer between learners, and a short real training run."""
+import gzip
 import json
 from pathlib import Path
 
@@ -23,22 +24,53 @@ def test_mnist_10k_split():
     assert data.train_x.dtype == torch.uint8 and int(data.train_y.max()) == 9
 
 
-@needs_mnist
-def test_corrupted_file_is_rejected_by_md5(tmp_path: Path):
-    folder = tmp_path / "mnist"
-    folder.mkdir()
+def copy_mnist_test(folder: Path, transform=lambda name, raw: raw) -> None:
+    folder.mkdir(parents=True)
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        (folder / name).write_bytes((MNIST / "mnist" / name).read_bytes())
-    raw = bytearray((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
-    raw[-5] ^= 0xFF  # one flipped byte
-    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(raw))
-    with pytest.raises(UserError, match="is corrupt .*md5"):
+        raw = gzip.decompress((MNIST / "mnist" / name).read_bytes())
+        out, data = transform(name, raw)
+        (folder / out).write_bytes(data)
+
+
+@needs_mnist
+@pytest.mark.parametrize("how", ["other gzip headers", "uncompressed"])
+def test_any_faithful_copy_is_accepted(tmp_path: Path, how: str):
+    def faithful(name: str, raw: bytes) -> tuple[str, bytes]:
+        if how == "uncompressed":
+            return name.removesuffix(".gz"), raw
+        return name, gzip.compress(raw, compresslevel=1, mtime=12345)
+
+    copy_mnist_test(tmp_path / "mnist", faithful)
+    assert torch.equal(load_dataset("mnist-10k", tmp_path).test_x,
+                       load_dataset("mnist-10k", MNIST).test_x)
+
+
+@needs_mnist
+def test_a_file_with_other_content_is_refused_naming_it(tmp_path: Path):
+    def one_pixel_off(name: str, raw: bytes) -> tuple[str, bytes]:
+        if "images" in name:
+            raw = raw[:-1] + bytes([raw[-1] ^ 0xFF])
+        return name, gzip.compress(raw)
+
+    copy_mnist_test(tmp_path / "mnist", one_pixel_off)
+    with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte.gz does not hold the "
+                       r"canonical data .*replace it"):
         load_dataset("mnist-10k", tmp_path)
 
 
-def test_missing_files_say_where_to_put_them(tmp_path: Path):
-    with pytest.raises(UserError, match=r"not found in .*mnist.*--download"):
-        load_dataset("mnist-10k", tmp_path)
+@needs_mnist
+def test_data_dir_may_be_the_folder_itself(tmp_path: Path):
+    copy_mnist_test(tmp_path / "digits", lambda name, raw: (name, gzip.compress(raw)))
+    assert len(load_dataset("mnist-10k", tmp_path / "digits").train_x) == 8000
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed "
+                    "(apt-get install dataset-fashion-mnist; .ci/run does so as root)")
+def test_debian_fashion_mnist_is_found_and_accepted():
+    data = load_dataset("fashion-mnist")  # no --data-dir: /usr/share/datasets is searched
+    assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
+    assert data.classes[9] == "boot" and torch.bincount(data.test_y).tolist() == [1000] * 10
 
 
 def test_transfer_copies_backbone_weights_exactly(tmp_path: Path):
@@ -89,3 +121,19 @@ def test_bench_classifier_reports_both_loops():
     assert result["ours_images_per_s"] > 0 and result["plain_images_per_s"] > 0
     assert result["ratio"] == pytest.approx(
         result["ours_images_per_s"] / result["plain_images_per_s"], rel=1e-2)
+
+
+@needs_mnist
+def test_labels_take_a_balanced_seeded_subset():
+    from agents.classifier import Config
+    from rl.config import build_config
+
+    def subset(seed: int):
+        cfg = build_config(Config, {"dataset": "mnist-10k", "data_dir": str(MNIST),
+                                    "labels": 105, "seed": seed})
+        return cfg.data()
+
+    a, b, c = subset(0), subset(0), subset(1)
+    assert len(a.train_y) == 105 and len(a.test_y) == 2000
+    assert sorted(torch.bincount(a.train_y).tolist()) == [10] * 5 + [11] * 5
+    assert torch.equal(a.train_x, b.train_x) and not torch.equal(a.train_x, c.train_x)

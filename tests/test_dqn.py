@@ -8,7 +8,7 @@ import torch
 
 from agents.dqn import Config, Learner, q_targets, td_loss
 from conftest import rl
-from rl.run import load_checkpoint, read_metrics
+from rl.run import load_checkpoint, read_metrics, save_checkpoint
 
 
 def test_double_dqn_targets_by_hand():
@@ -177,3 +177,53 @@ def test_bench_dqn_reports_both_implementations(workdir: Path):
     # frames stored once: one 84x84 frame plus a few bytes, against SB3's obs + next_obs stacks
     assert 84 * 84 <= r["ours_bytes_per_transition"] <= 7200
     assert r["sb3_bytes_per_transition"] >= 2 * 4 * 84 * 84
+
+
+def batch_norm_learner(tmp_path: Path, freeze: bool):
+    """A Q-network on a batch-norm backbone (resnet-small), its encoder from a checkpoint whose
+    running statistics are not the defaults, and a replay of random 12x12 frames."""
+    from rl.backbones import make_backbone
+    from rl.replay import FrameReplay
+
+    torch.manual_seed(0)
+    source = make_backbone("resnet-small", (4, 12, 12))
+    source.train()(torch.rand(16, 4, 12, 12))  # running statistics of their own
+    save_checkpoint(tmp_path / "enc.pt", {"meta": {"encoder": "resnet-small",
+                                                   "obs_shape": [4, 12, 12]},
+                                          "model": {f"backbone.{k}": v for k, v in
+                                                    source.state_dict().items()}})
+    cfg = Config(env="Pong", encoder="resnet-small", init_encoder=str(tmp_path / "enc.pt"),
+                 freeze_encoder=freeze, batch_size=8, buffer_size=200, n_step=1)
+    learner = Learner(cfg, (4, 12, 12), 3, "cpu")
+    rng = np.random.default_rng(0)
+    replay = FrameReplay(200, 1, (12, 12), np.uint8, stack=4, n_step=1, gamma=0.99, seed=0)
+    replay.start(rng.integers(0, 255, (1, 12, 12), dtype=np.uint8))
+    for _ in range(60):
+        replay.add(rng.integers(3, size=1), rng.normal(size=1).astype(np.float32),
+                   np.zeros(1, bool), np.zeros(1, bool),
+                   rng.integers(0, 255, (1, 12, 12), dtype=np.uint8), np.zeros(1, bool))
+    return learner, replay, rng
+
+
+def test_a_frozen_batch_norm_encoder_stays_bit_identical_through_dqn_training(tmp_path: Path):
+    from rl.run import LossGuard
+
+    learner, replay, rng = batch_norm_learner(tmp_path, freeze=True)
+    before = {k: v.clone() for k, v in learner.q.state_dict().items()}
+    for _ in range(5):
+        learner.act(rng.integers(0, 255, (2, 4, 12, 12), dtype=np.uint8), 0.0, rng, 3)
+        learner.update(replay.sample(8, 0.4), LossGuard())
+        learner.sync_target()
+    after = learner.q.state_dict()
+    encoder = [k for k in before if k.startswith("backbone.")]
+    assert any("running_mean" in k for k in encoder)
+    assert all(torch.equal(before[k], after[k]) for k in encoder)  # weights and statistics
+    assert not torch.equal(before["head.advantage.weight"], after["head.advantage.weight"])
+
+
+def test_acting_never_moves_batch_norm_statistics(tmp_path: Path):
+    learner, _, rng = batch_norm_learner(tmp_path, freeze=False)
+    before = {k: v.clone() for k, v in learner.q.state_dict().items()}
+    for _ in range(3):
+        learner.act(rng.integers(0, 255, (4, 4, 12, 12), dtype=np.uint8), 0.0, rng, 3)
+    assert all(torch.equal(before[k], v) for k, v in learner.q.state_dict().items())

@@ -90,3 +90,16 @@ def test_tensorboard_and_offline_wandb(workdir: Path):
     events = list((workdir / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
     assert list((workdir / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_seeds_run_one_after_another_and_compare_as_an_iqm_band(workdir: Path):
+    rl("train", "qlearning", "--env", "FrozenLake-v1", *FAST, "--seeds", "0,1,2", "--run-dir",
+       "lake", cwd=workdir, check=True)
+    assert sorted(p.name for p in (workdir / "lake").iterdir()) == ["seed0", "seed1", "seed2"]
+    out = rl("compare", "lake/seed0", "lake/seed1", "lake/seed2", "--metric", "eval_return",
+             "--out", "cmp.png", cwd=workdir, check=True)
+    group = json.loads(out.stdout)["groups"]["qlearning FrozenLake-v1"]
+    assert group["runs"] == 3 and group["seeds"] == [0, 1, 2]
+    lo, hi = group["last_iqm_ci95"]
+    assert 0 <= lo <= group["last_iqm"] <= hi <= 1
+    assert (workdir / "cmp.png").stat().st_size > 10_000

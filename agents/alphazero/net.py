@@ -29,17 +29,6 @@ class PolicyValueNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.head = PolicyValueHead(backbone.out_features, num_actions, ownership=ownership)
-        self.frozen_trunk = False
-
-    def freeze_trunk(self) -> None:
-        self.backbone.requires_grad_(False)
-        self.frozen_trunk = True
-
-    def train(self, mode: bool = True) -> PolicyValueNet:
-        super().train(mode)
-        if self.frozen_trunk:  # frozen means frozen: batch-norm statistics too
-            self.backbone.eval()
-        return self
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.head(self.backbone(planes))

@@ -29,7 +29,7 @@ from rl.backbones import load_encoder
 from rl.loop import Loop
 from rl.plots import plot_learning_curve
 from rl.progress import TrainingProgress
-from rl.run import Run, RunOptions, read_metrics
+from rl.run import Run, RunOptions, read_metrics, save_checkpoint
 
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
                 "value_loss", "ownership_loss", "positions_per_s", "self_play_s", "train_s",
@@ -105,7 +105,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.init_encoder:
         load_encoder(net.backbone, Path(cfg.init_encoder))
     if cfg.freeze_encoder:
-        net.freeze_trunk()
+        net.backbone.freeze()
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
     best_net = build_net(cfg, game).to(device)
@@ -134,6 +134,10 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if not loop.resumed:
         if cfg.pretrain:
             pretrained, held_out = pretrain(cfg, game, net, opt, run, opts, device, rng)
+            if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
+                save_checkpoint(run.checkpoint_path("pretrained"),
+                                {"meta": loop.meta, "best_model": net.state_dict(),
+                                 "iteration": 0, "pretrain": pretrained})
         best_net.load_state_dict(net.state_dict())
         row = {"iteration": 0, "games": 0, "positions": 0,
                "move_accuracy": pretrained.get("pretrain_move_accuracy")}
