@@ -11,8 +11,10 @@ import select
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -307,6 +309,9 @@ class GtpServer:
             ok, text = True, self._run(command, args)
         except (ValueError, IndexError) as e:
             ok, text = False, str(e) or "syntax error"
+        except Exception as e:  # noqa: BLE001 - a controller waits for an answer, whatever happens
+            traceback.print_exc(file=sys.stderr)
+            ok, text = False, f"internal error: {type(e).__name__}: {e}"
         return f"{'=' if ok else '?'}{ident} {text}".rstrip() + "\n\n", ok and command == "quit"
 
     def _run(self, command: str, args: list[str]) -> str:

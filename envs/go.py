@@ -66,6 +66,14 @@ def board(state, size: int) -> np.ndarray:  # noqa: ANN001 (a pyspiel.State)
     return (planes[0] - planes[1]).astype(np.int8)
 
 
+def board_text(grid: np.ndarray) -> str:
+    """The board as GTP engines show it: X black, O white, rows numbered from the bottom."""
+    size = len(grid)
+    letters = " ".join(common.column_letters[:size])
+    rows = [f"{r + 1:2d} " + " ".join(".XO"[v] for v in grid[r]) for r in reversed(range(size))]
+    return "\n".join([f"   {letters}", *rows, f"   {letters}"])
+
+
 @functools.cache
 def _tables(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat indices of each point's 4 neighbours and 4 diagonals ([4, n*n]; n*n stands for

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from agents.alphazero.config import NAME, Config
-from agents.alphazero.learner import fit, mean_losses, move_accuracy, split_records
+from agents.alphazero.learner import fit, held_out_figures, mean_losses, split_records
 from agents.alphazero.net import build_net, net_player, network_meta
 from agents.alphazero.selfplay import Positions, SelfPlay
 from agents.match import play_match
@@ -34,7 +34,7 @@ from rl.run import Run, RunOptions, read_metrics, save_checkpoint
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
                 "value_loss", "ownership_loss", "positions_per_s", "self_play_s", "train_s",
                 "lr", "first_player_wins", "draws", "game_length", "gate_score",
-                "move_accuracy"]
+                "move_accuracy", "held_out_value_loss"]
 
 
 def column(spec: str) -> str:
@@ -86,13 +86,18 @@ def pretrain(cfg: Config, game: Game, net: nn.Module, opt: torch.optim.Optimizer
     for done in range(0, steps, 100):
         if run.stop:
             break
+        for group in opt.param_groups:  # cosine from 2 x lr down to lr, where self-play starts
+            group["lr"] = cfg.lr * (1.5 + 0.5 * math.cos(math.pi * done / steps))
         losses += fit(net, opt, run.guard, game, expert, min(100, steps - done), cfg.batch_size,
                       device, rng, cfg.ownership_weight)
         bar.update(done + 100, loss=sum(mean_losses(losses[-100:]).values()))
     bar.close()
+    held = held_out_figures(net, held_out, device)
     figures = {"pretrain_games": len(report.records), "pretrain_read": report.describe(),
                "pretrain_positions": len(expert), "pretrain_steps": steps,
-               "pretrain_move_accuracy": move_accuracy(net, held_out, device),
+               "pretrain_move_accuracy": held["move_accuracy"],
+               "pretrain_held_out_value_loss": held["held_out_value_loss"],
+               **{f"pretrain_{k}": v for k, v in mean_losses(losses[-200:]).items()},
                "pretrain_s": round(time.perf_counter() - t0, 1)}
     return figures, held_out
 
@@ -140,7 +145,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                                  "iteration": 0, "pretrain": pretrained})
         best_net.load_state_dict(net.state_dict())
         row = {"iteration": 0, "games": 0, "positions": 0,
-               "move_accuracy": pretrained.get("pretrain_move_accuracy")}
+               "move_accuracy": pretrained.get("pretrain_move_accuracy"),
+               "held_out_value_loss": pretrained.get("pretrain_held_out_value_loss")}
         if cfg.eval_every and not loop.stopped:
             row.update(strength(cfg, game, net, device, 0))
         loop.log(0, row)
@@ -185,7 +191,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             if accepted:
                 best_net.load_state_dict(net.state_dict())
             if held_out is not None:
-                row["move_accuracy"] = move_accuracy(best_net, held_out, device)
+                row.update(held_out_figures(best_net, held_out, device))
             if cfg.eval_every and iteration % cfg.eval_every == 0:
                 row.update(strength(cfg, game, best_net, device, iteration))
             loop.log(iteration, row)
@@ -201,7 +207,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         return {}
     return {"algo": NAME, "game": game.name, "iterations": iteration, "games": games_played,
             "checkpoint": "best", **pretrained,
-            **({"move_accuracy": move_accuracy(best_net, held_out, device)} if held_out else {}),
+            **(held_out_figures(best_net, held_out, device) if held_out else {}),
             "parameters": sum(p.numel() for p in net.parameters())}
 
 
@@ -211,7 +217,7 @@ def plot(run: Run) -> None:
     vs = sorted({k.rsplit("_", 1)[0] for k in (rows[0] if rows else {}) if k.startswith("vs_")})
     panels = [tuple(f"{v}_win" for v in vs), tuple(f"{v}_loss" for v in vs),
               ("policy_loss", "value_loss", "ownership_loss"), ("first_player_wins", "draws"),
-              ("move_accuracy",), ("positions_per_s",)]
+              ("move_accuracy",), ("held_out_value_loss",), ("positions_per_s",)]
     plot_learning_curve(run.path / "metrics.csv", run.path / "strength.png", panels,
                         title=f"{NAME} on {run.config.get('game')}: strength per iteration",
                         x="iteration")
