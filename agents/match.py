@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from agents.players import RESIGN, Player
 from envs import go
@@ -61,12 +63,15 @@ class MatchResult:
 
 def play_match(game: Game, agent: Player, opponent: Player, games: int, *,
                referee: Any = None, save_dir: Path | None = None, parallel: int | None = None,
-               progress: bool = False, first_key: int = 0) -> MatchResult:
+               progress: bool = False, first_key: int = 0,
+               opening: Callable[[Any, int], list[int]] | None = None) -> MatchResult:
     """`games` games between agent and opponent (the same object plays itself). With
-    `referee` (agents.gtp.Referee), its score decides every game not ended by resignation."""
+    `referee` (agents.gtp.Referee), its score decides every game not ended by resignation.
+    `opening(state, key)` gives moves played before the players take over (both are told)."""
     players = [agent] if agent is opponent else [agent, opponent]
     result = MatchResult(game)
     states: dict[int, Any] = {}
+    opened: dict[int, int] = {}  # moves played by the opening, per game
     todo = iter(range(first_key, first_key + games))
     bar = TrainingProgress(games, label=f"{agent.name} vs {opponent.name}", enabled=progress,
                            unit="games")
@@ -77,6 +82,9 @@ def play_match(game: Game, agent: Player, opponent: Player, games: int, *,
             states[key] = game.new_state()
             for p in players:
                 p.new_game(key)
+            for action in opening(states[key], key) if opening else []:
+                play(game, agent, players, states[key], key, action, finish)
+            opened[key] = len(states[key].history())
 
     def finish(key: int, resigned: int | None = None) -> None:
         state = states.pop(key)
@@ -94,7 +102,7 @@ def play_match(game: Game, agent: Player, opponent: Player, games: int, *,
                 value = go.parse_result(score)
                 if value is None:
                     raise UserError(f"referee {referee.command!r} scored a game {score!r}")
-        record = GameRecord(moves, value, names, score)
+        record = GameRecord(moves, value, names, score, opening=opened.pop(key))
         if save_dir is not None and game.records == "sgf":
             from envs.sgf import write_sgf
 
@@ -176,18 +184,38 @@ def answers(engines: Sequence[Any], block: bool) -> list[tuple[Any, int, int]]:
         select.select([fd for p in engines for fd in p.thinking()], [], [], 1.0)
 
 
+def random_opening(game: Game, most: int, seed: int) -> Callable[[Any, int], list[int]]:
+    """Up to `most` uniformly random moves (never a pass, never into one's own eye) before the
+    experts play: deterministic engines such as GNU Go repeat whole games otherwise."""
+    def opening(state: Any, key: int) -> list[int]:
+        rng = np.random.default_rng([seed, key])
+        state, moves = state.clone(), []
+        for _ in range(int(rng.integers(most + 1))):
+            choices = np.flatnonzero(game.inputs(state)[1])
+            choices = choices[choices != game.pass_action]
+            if not len(choices):
+                break
+            moves.append(int(rng.choice(choices)))
+            state.apply_action(moves[-1])
+        return moves
+    return opening
+
+
 def generate_games(game: Game, experts: Sequence[Player], games: int,
                    save_dir: Path | None = None, parallel: int | None = None,
-                   progress: bool = False) -> list[GameRecord]:
-    """Expert games: each expert against itself, the games shared out among the experts."""
+                   progress: bool = False, random_moves: int = 0,
+                   seed: int = 0) -> list[GameRecord]:
+    """Expert games: each expert against itself, the games shared out among the experts,
+    each game opened by up to `random_moves` random moves (recorded as such)."""
     records: list[GameRecord] = []
     share, extra = divmod(games, len(experts))
+    opening = random_opening(game, random_moves, seed) if random_moves else None
     first = 0
     for i, expert in enumerate(experts):
         n = share + (i < extra)
         if n:
             r = play_match(game, expert, expert, n, save_dir=save_dir, parallel=parallel,
-                           progress=progress, first_key=first)
+                           progress=progress, first_key=first, opening=opening)
             records += r.records
             first += n
     return records

@@ -27,6 +27,7 @@ class GameRecord:
     players: tuple[str, str] = ("", "")  # first, second
     score: str = ""  # how it was decided, as SGF's RE: 'B+3.5', 'W+R', '0'
     comment: str = ""
+    opening: int = 0  # leading moves made at random, not by the players (no policy targets)
 
 
 @dataclass

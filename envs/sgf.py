@@ -17,6 +17,8 @@ from envs import go
 from envs.records import GameRecord, ReadReport
 from rl.errors import UserError
 
+RANDOM = "random opening move"  # the comment on moves no player chose (rl games generate)
+
 
 class Skip(Exception):
     """A well-formed record this game cannot learn from; the message is the reason."""
@@ -41,6 +43,8 @@ def write_sgf(path: Path, game, record: GameRecord) -> None:  # noqa: ANN001 (Go
         root.set("C", record.comment)
     for i, action in enumerate(record.moves):
         node = sgf_game.extend_main_sequence()
+        if i < record.opening:
+            node.set("C", RANDOM)
         colour = "b" if i % 2 == 0 else "w"
         if action == game.pass_action:
             node.set_raw(colour.upper(), b"")  # FF[4]'s pass (sgfmill would write 'tt')
@@ -97,12 +101,15 @@ def read_game(path: Path, game, notes: Counter) -> GameRecord:  # noqa: ANN001 (
     if rules and rules.lower() not in ("chinese", "cn", "aga", "tromp-taylor", "new zealand"):
         notes[f"rules {rules}"] += 1
 
-    state, moves = game.new_state(), []
+    state, moves, opening = game.new_state(), [], 0
     for number, node in enumerate(sgf_game.get_main_sequence()[1:], 1):
         if node.has_setup_stones():
             raise Skip("setup stones during the game")
         if node.has_property("C"):
-            notes["comments"] += 1
+            if _text(node, "C") == RANDOM and opening == len(moves):
+                opening += 1  # not an expert's move: no policy target
+            else:
+                notes["comments"] += 1
         if len(node.parent) > 1:
             notes["variations (main line read)"] += 1
         try:
@@ -129,7 +136,7 @@ def read_game(path: Path, game, notes: Counter) -> GameRecord:  # noqa: ANN001 (
                             f"{go.vertex(action, size)}) repeats an earlier position")
         moves.append(action)
     names = (_text(root, "PB"), _text(root, "PW"))
-    return GameRecord(moves, result, names, _text(root, "RE"), _text(root, "C"))
+    return GameRecord(moves, result, names, _text(root, "RE"), _text(root, "C"), opening)
 
 
 def _text(node, prop: str) -> str:  # noqa: ANN001

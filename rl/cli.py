@@ -153,6 +153,10 @@ def main_parser() -> Parser:
                      "gets --seed SEED+game)")
     gen.add_argument("--parallel", type=int, default=8,
                      help="games played at once: engines think in parallel (default 8)")
+    gen.add_argument("--random-moves", type=int, default=0,
+                     help="open each game with up to this many random moves, recorded as such "
+                     "and never learnt as expert moves: deterministic engines repeat whole "
+                     "games otherwise (default 0)")
     gen.add_argument("--timeout", type=float, default=60.0,
                      help="seconds an engine may take to answer (default 60)")
 
@@ -482,6 +486,8 @@ def cmd_games(args: argparse.Namespace) -> int:
     for name in ("games", "parallel"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.random_moves < 0:
+        raise UserError(f"--random-moves must be >= 0, got {args.random_moves}")
     game = load_game(args.game)
     specs = args.expert or ["mcts:1000"]
     for spec in specs:
@@ -493,7 +499,8 @@ def cmd_games(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         records = generate_games(game, experts, args.games, save_dir=args.out if sgf else None,
-                                 parallel=args.parallel, progress=sys.stderr.isatty())
+                                 parallel=args.parallel, progress=sys.stderr.isatty(),
+                                 random_moves=args.random_moves, seed=args.seed)
     finally:
         for expert in experts:
             expert.close()
@@ -504,6 +511,7 @@ def cmd_games(args: argparse.Namespace) -> int:
                       "first_player_wins": sum(r > 0 for r in results),
                       "draws": sum(r == 0 for r in results),
                       "second_player_wins": sum(r < 0 for r in results),
+                      "distinct": len({tuple(r.moves) for r in records}),
                       "mean_length": round(sum(len(r.moves) for r in records) / len(records), 1),
                       "seconds": round(time.perf_counter() - t0, 1), "out": str(args.out)}))
     return 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sgfmill import sgf_properties
 
+from agents.alphazero.learner import expert_positions
 from agents.gtp import EngineError, GtpPlayer, GtpServer, Referee
 from agents.match import play_match
 from agents.mcts import Node, SearchConfig, uniform_evaluator
@@ -237,10 +238,14 @@ def test_rl_gtp_plays_a_whole_game_against_gnugo_through_the_match_runner(tmp_pa
 
 
 @needs_gnugo
-def test_gnugo_generates_expert_games_as_sgf(tmp_path: Path):
+def test_gnugo_generates_expert_games_as_sgf_with_random_openings(tmp_path: Path):
     out = rl("games", "generate", "--game", "go9", "--expert",
-             "gtp:gnugo --mode gtp --level 1 --chinese-rules --capture-all-dead", "--games", "3",
-             "--out", "games", cwd=tmp_path, check=True)
-    assert '"games": 3' in out.stdout
-    report = read_records(tmp_path / "games", load_game("go9"))
-    assert len(report.records) == 3 and len({tuple(r.moves) for r in report.records}) == 3
+             "gtp:gnugo --mode gtp --level 1 --chinese-rules --capture-all-dead", "--games", "4",
+             "--random-moves", "3", "--out", "games", cwd=tmp_path, check=True)
+    assert '"games": 4' in out.stdout
+    game = load_game("go9")
+    records = read_records(tmp_path / "games", game).records
+    assert len(records) == 4 and len({tuple(r.moves) for r in records}) == 4
+    assert all(0 <= r.opening <= 3 for r in records) and any(r.opening for r in records)
+    positions = expert_positions(game, records)[0]  # random moves teach no policy
+    assert (positions.policy_weight == 0).sum() == sum(r.opening for r in records)

@@ -95,11 +95,12 @@ def expert_positions(game: Game, records: list[GameRecord]) -> tuple[Positions, 
     parts, candidates = [], []
     for record in records:
         state, steps = game.new_state(), []
-        for action in record.moves:
+        for i, action in enumerate(record.moves):
             planes, moves = game.inputs(state)
             pi = np.zeros(game.num_actions, dtype=np.float32)
             pi[action] = 1.0
-            steps.append((planes, pi, state.current_player(), 0.0, True))
+            expert = i >= record.opening  # random opening moves teach the value alone
+            steps.append((planes, pi, state.current_player(), 0.0, expert))
             candidates.append(moves | pi.astype(bool))  # the expert may fill an eye
             state.apply_action(action)
         if steps:
@@ -135,8 +136,9 @@ def held_out_figures(net: nn.Module, held_out: tuple[Positions, np.ndarray],
             out = net(planes)
             mask = torch.from_numpy(candidates[i:i + batch]).to(device)
             best = out[0].float().masked_fill(~mask, -math.inf).argmax(1).cpu().numpy()
-            hits += int((best == data.policies[i:i + batch].argmax(1)).sum())
+            expert = data.policy_weight[i:i + batch] > 0  # random opening moves are not
+            hits += int(((best == data.policies[i:i + batch].argmax(1)) & expert).sum())
             squared += float(((out[1].float().cpu().numpy() - data.values[i:i + batch]) ** 2)
                              .sum())
-    n = max(len(data), 1)
-    return {"move_accuracy": hits / n, "held_out_value_loss": squared / n}
+    return {"move_accuracy": hits / max(int((data.policy_weight > 0).sum()), 1),
+            "held_out_value_loss": squared / max(len(data), 1)}

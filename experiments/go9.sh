@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Go 9x9, AlphaGo's recipe against GNU Go: expert games -> supervised pretraining -> self-play
+# -> a ladder of matches. Each step resumes where it stopped if run again (`rl train --resume`,
+# SGF files already written are kept). Needs GNU Go: apt-get install gnugo.
+#   experiments/go9.sh [RUN_DIR]          (default runs/go9)
+set -euo pipefail
+RUN=${1:-runs/go9}
+DATA=${DATA:-data/go9-gnugo}
+GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
+RL=${RL:-rl}
+
+# 1. expert games: GNU Go against itself at levels 10, 8 and 6 (a seed per game), as SGF
+if [ ! -f "$DATA/.done" ]; then
+  $RL games generate --game go9 --games 2500 --parallel 4 --out "$DATA" \
+    --expert "gtp:$GNUGO --level 10" --expert "gtp:$GNUGO --level 8" \
+    --expert "gtp:$GNUGO --level 6" --expert "gtp:$GNUGO --level 6"
+  touch "$DATA/.done"
+fi
+
+# 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset)
+if [ -d "$RUN" ]; then
+  $RL train alphazero --resume "$RUN"
+else
+  $RL train alphazero --game go9 --pretrain "$DATA" --seed 0 --run-dir "$RUN"
+fi
+
+# 4. the ladder: both stages against random and GNU Go levels 1, 5 and 10 (GNU Go referees)
+mkdir -p "$RUN/ladder"
+for stage in pretrained best; do
+  for opponent in random "gtp:$GNUGO --level 1" "gtp:$GNUGO --level 5" "gtp:$GNUGO --level 10"; do
+    name=$(echo "$opponent" | sed -E 's/.*--level ([0-9]+).*/gnugo-level\1/')
+    games=100
+    [ "$stage" = best ] && [[ "$name" == gnugo-level1 || "$name" == gnugo-level10 ]] && games=200
+    out="$RUN/ladder/$stage-vs-$name.json"
+    [ -f "$out" ] && continue
+    $RL eval "$RUN" --checkpoint "$stage" --opponent "$opponent" --games "$games" \
+      --save-games "$RUN/ladder/$stage-vs-$name" --json > "$out.part" && mv "$out.part" "$out"
+  done
+done
