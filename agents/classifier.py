@@ -61,7 +61,11 @@ class Config:
     momentum: float = opt(0.9, "SGD momentum", min=0.0, max=1.0)
     weight_decay: float = opt(0.0, "L2 weight decay (decoupled for Adam: AdamW)", min=0.0)
     schedule: Literal["cosine", "constant"] = opt("cosine", "learning-rate schedule over all steps")
-    augment: bool = opt(True, "random shifts and rotations (digits), crops and flips (CIFAR)")
+    augment: bool = opt(True, "random shifts and rotations (digits), or crops and flips (the "
+                        "others), per image")
+    erasing: float = opt(0.0, "probability of random erasing of one rectangle per image",
+                         min=0.0, max=1.0)
+    label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy", min=0.0, max=0.5)
     amp: bool = opt(False, "bfloat16 autocast on CUDA")
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start this model "
                                    "(any of ours: classifier, DQN, self-play)")
@@ -120,23 +124,47 @@ def scale(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, kind: str) -> torch.Tensor:
-    """Batched on-device augmentation: one affine warp (digits) or crop + flip (colour images)."""
-    n = x.shape[0]
-    if kind == "digits":  # shifts of up to 2 px and rotations of up to 10 degrees
-        angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(10)
-        shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 / x.shape[-1] * 2)
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                             torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(x.device)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
-    # colour: 4-px padded random crop and horizontal flip (the CIFAR standard)
-    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
-    i, j = torch.randint(0, 9, (2,), generator=gen).tolist()
-    out = padded[:, :, i:i + x.shape[2], j:j + x.shape[3]]
-    flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], out.flip(3), out)
+def augmentation(dataset: str) -> str:
+    """Digits keep their orientation (no flips: a mirrored 2 is no digit); clothes, objects and
+    your own images take crops and flips."""
+    return "digits" if dataset in ("mnist", "mnist-10k") else "crops"
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, kind: str,
+            erasing: float = 0.0) -> torch.Tensor:
+    """Batched on-device augmentation, drawn per image: an affine warp (digits: shifts of up to
+    2 px, rotations of up to 10 degrees) or a crop and a flip (others: shifts of up to 4 px
+    with zero padding, as torchvision's RandomCrop(padding=4), and a horizontal flip), then
+    random erasing (Zhong et al. 2020) of one rectangle with probability `erasing`."""
+    n, _, h, w = x.shape
+    rand = lambda *shape: torch.rand(*shape, generator=gen).to(x.device)
+    if kind == "digits":
+        angle = (rand(n) * 2 - 1) * math.radians(10)
+        shift = (rand(n, 2) * 2 - 1) * (2 / w * 2)
+    else:
+        angle = torch.zeros(n, device=x.device)
+        shift = torch.round((rand(n, 2) * 2 - 1) * 4) * (2 / w)  # whole pixels
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    flip = torch.where(rand(n) < 0.5, -1.0, 1.0) if kind == "crops" else \
+        torch.ones(n, device=x.device)
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear" if kind == "digits" else "nearest",
+                      padding_mode="zeros", align_corners=False)
+    if erasing > 0:  # a rectangle of 2-33% of the image, aspect 0.3-3.3, filled with noise
+        area = (0.02 + 0.31 * rand(n)) * h * w
+        aspect = torch.exp((rand(n) * 2 - 1) * math.log(3.3))
+        eh = (area * aspect).sqrt().clamp(1, h)
+        ew = (area / aspect).sqrt().clamp(1, w)
+        top, left = rand(n) * (h - eh), rand(n) * (w - ew)
+        rows = torch.arange(h, device=x.device)[None, :, None]
+        cols = torch.arange(w, device=x.device)[None, None, :]
+        box = ((rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None])
+               & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
+        box &= (rand(n) < erasing)[:, None, None]
+        x = torch.where(box[:, None], rand(*x.shape), x)
+    return x
 
 
 def build_model(cfg: Config, data: ImageData) -> Classifier:
@@ -196,7 +224,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 "epoch": epoch, "step": step, "train_time_s": train_time,
                 "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}
 
-    kind = "digits" if data.shape[0] == 1 else "colour"
+    kind = augmentation(cfg.dataset)
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     images = 0
     while epoch < cfg.epochs and not loop.stopped:
@@ -208,7 +236,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             idx = perm[i:i + cfg.batch_size]
             xb, yb = scale(train_x[idx]), train_y[idx]
             if cfg.augment:  # the whole batch, so every process's generator stays in step
-                xb = augment(xb, gen, kind)
+                xb = augment(xb, gen, kind, cfg.erasing)
             mine = group.shard(len(idx))
             xb, yb = xb[mine], yb[mine]
             for param_group in opt.param_groups:
@@ -217,7 +245,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = ddp(xb)
                 # DDP averages over processes: scale so the gradient is the global batch mean
-                loss = F.cross_entropy(logits.float(), yb, reduction="sum") \
+                loss = F.cross_entropy(logits.float(), yb, reduction="sum",
+                                       label_smoothing=cfg.label_smoothing) \
                     * (group.world / len(idx))
             opt.zero_grad(set_to_none=True)
             # the global batch's loss and stop requests, so every process skips or stops together

@@ -96,9 +96,12 @@ def _around(x: np.ndarray, tables: np.ndarray, off_board: int | bool) -> np.ndar
     return np.append(x.reshape(-1), off_board)[tables]
 
 
+CROSS = ndimage.generate_binary_structure(2, 1)  # groups connect along lines, not diagonals
+
+
 def liberties(stones: np.ndarray, empty: np.ndarray) -> np.ndarray:
     """For each stone, the number of liberties of its group (0 elsewhere)."""
-    labels, n = ndimage.label(stones)
+    labels, n = ndimage.label(stones, CROSS)
     if n == 0:
         return np.zeros(stones.shape, dtype=np.int64)
     sides = _tables(len(stones))[0]
@@ -125,7 +128,7 @@ def area(grid: np.ndarray) -> np.ndarray:
     """Tromp-Taylor ownership: +1 black, -1 white, 0 neutral. A point is a colour's if it
     holds its stone or is empty and reaches stones of that colour only."""
     owner = grid.astype(np.int8).copy()
-    regions, n = ndimage.label(grid == 0)
+    regions, n = ndimage.label(grid == 0, CROSS)
     if n:
         around = _around(grid, _tables(len(grid))[0], 0)  # the colours next to each point
 

@@ -195,6 +195,9 @@ BACKBONES: dict[str, Callable[[Shape], nn.Module]] = {
     "vgg16": lambda s: vgg(s, VGG_STAGES["vgg16"]),
     "resnet18": lambda s: resnet(s, RESNET_BLOCKS["resnet18"]),
     "resnet34": lambda s: resnet(s, RESNET_BLOCKS["resnet34"]),
+    # He et al.'s CIFAR ResNet-20: three stages of 3 blocks, 16-32-64 channels, 0.27M weights
+    "resnet20": lambda s: resnet(s, [3, 3, 3], widths=(16, 32, 64)),
+    "resnet20w": lambda s: resnet(s, [3, 3, 3], widths=(24, 48, 96)),  # 1.5x wider, 0.6M
     # narrower members of the same families: fast on CPUs and small boards
     "resnet-small": lambda s: resnet(s, [2, 2], widths=(64, 64)),
     # AlphaZero-style trunk for board planes: 4 residual blocks, no pooling (flattened map)
