@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Go 9x9, AlphaGo's recipe against GNU Go: expert games -> supervised pretraining -> self-play
-# -> a ladder of matches. Each step resumes where it stopped if run again (`rl train --resume`,
-# SGF files already written are kept). Needs GNU Go: apt-get install gnugo.
+# -> a ladder of matches. Run again, it skips the finished steps and resumes training (`--resume`).
+# Needs GNU Go: apt-get install gnugo.
 #   experiments/go9.sh [RUN_DIR]          (default runs/go9)
 set -euo pipefail
 RUN=${1:-runs/go9}
-DATA=${DATA:-data/go9-gnugo}
+DATA=${DATA:-data/go9}
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 RL=${RL:-rl}
 
-# 1. expert games: GNU Go against itself at levels 10, 8 and 6 (a seed per game), as SGF
-if [ ! -f "$DATA/.done" ]; then
-  $RL games generate --game go9 --games 2500 --parallel 4 --out "$DATA" \
+# 1. expert games as SGF: GNU Go against itself at levels 10, 8 and 6, a seed per game; GNU Go
+#    repeats about half of its games all the same, so a second set opens with 0-4 random moves
+if [ ! -f "$DATA/gnugo/.done" ]; then
+  $RL games generate --game go9 --games 2500 --parallel 4 --out "$DATA/gnugo" \
     --expert "gtp:$GNUGO --level 10" --expert "gtp:$GNUGO --level 8" \
     --expert "gtp:$GNUGO --level 6" --expert "gtp:$GNUGO --level 6"
-  touch "$DATA/.done"
+  touch "$DATA/gnugo/.done"
+fi
+if [ ! -f "$DATA/gnugo-random/.done" ]; then
+  $RL games generate --game go9 --games 1500 --parallel 4 --out "$DATA/gnugo-random" \
+    --random-moves 4 --seed 1 --expert "gtp:$GNUGO --level 10" \
+    --expert "gtp:$GNUGO --level 8" --expert "gtp:$GNUGO --level 6"
+  touch "$DATA/gnugo-random/.done"
 fi
 
 # 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset)

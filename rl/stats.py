@@ -69,4 +69,4 @@ def summarise_match(wins: int, draws: int, losses: int) -> dict[str, float | lis
 
 def _finite(x: float) -> float | None:
     """JSON has no infinity: an unbounded Elo bound is null."""
-    return round(x, 1) if math.isfinite(x) else None
+    return round(x, 1) + 0.0 if math.isfinite(x) else None  # + 0.0: no "-0.0"
