@@ -43,9 +43,9 @@ def test_train_on_a_folder_then_predict(tmp_path: Path):
     assert summary["classes"] == ["checks", "columns", "stripes"]
     assert summary["test_images"] == 24 and summary["ignored"] == 1  # 20% of 120; notes.txt
     assert summary["test_accuracy"] > 0.8
-    rng = np.random.default_rng(7)
-    Image.fromarray(draw("columns", 64, rng)).convert("RGB").save(tmp_path / "new.jpg")
-    Image.fromarray(draw("stripes", 20, rng)).save(tmp_path / "new.png")
+    rng = np.random.default_rng(7)  # new images, sized like the training ones (24-48 pixels)
+    Image.fromarray(draw("columns", 44, rng)).convert("RGB").save(tmp_path / "new.jpg")
+    Image.fromarray(draw("stripes", 28, rng)).save(tmp_path / "new.png")
     pred = rl("predict", "run", "new.jpg", "new.png", "--json", "--top", "2", cwd=tmp_path,
               check=True)
     first, second = (json.loads(line) for line in pred.stdout.splitlines())
