@@ -182,13 +182,14 @@ def choose(root: Node, num_actions: int, temperature: float,
 
 
 def advance(root: Node, action: int) -> Node:
-    """The subtree under the move played: its statistics are kept for the next search."""
-    i = int(np.flatnonzero(root.actions == action)[0]) if root.expanded else None
-    if i is None:
+    """The subtree under the move played: its statistics are kept for the next search. A move
+    the search never considers (in Go, an opponent filling its own eye) starts a fresh tree."""
+    found = np.flatnonzero(root.actions == action) if root.expanded else []
+    if len(found) == 0:
         state = root.state.clone()
         state.apply_action(action)
         return Node(state)
-    return root.child(i)
+    return root.child(int(found[0]))
 
 
 def uniform_evaluator(planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -131,6 +131,21 @@ def test_a_player_never_fills_its_own_true_eye():
     assert eyes[0, 0] and eyes[1, 1]
 
 
+
+def test_search_follows_an_opponent_who_fills_its_own_eye():
+    # Black's B2 is its own eye, a move our search never considers, but GNU Go may play it
+    game, state = play(["A2", "J9", "B1", "J8", "B3", "J7", "C2", "J6", "A3", "H9", "C3", "H8",
+                        "C1"])
+    player = SearchPlayer(game, uniform_evaluator, SearchConfig(simulations=8), seed=0)
+    player.new_game(0)
+    for action in state.history():
+        player.observe(0, action)
+    [reply] = player.choose([0])  # White; its tree keeps the searched subtree below the reply
+    player.observe(0, reply)
+    player.observe(0, go.parse_vertex("B2", 9))
+    assert player.choose([0])[0] in player.roots[0].state.legal_actions()
+
+
 def test_search_passes_when_the_opponent_passed_and_passing_wins():
     # White has more area on the board and komi: after Black's pass, passing wins for White
     game, state = play(["A1", "E5", "pass"])

@@ -179,6 +179,22 @@ def test_train_eval_resume_play_through_the_command(workdir: Path):
     assert "agent plays" in proc.stdout and "game abandoned" in proc.stdout
 
 
+
+def test_a_run_killed_after_pretraining_resumes_without_pretraining_again(workdir: Path):
+    rl("games", "generate", "--game", "tic_tac_toe", "--expert", "minimax", "--games", "20",
+       "--out", "expert.txt", cwd=workdir, check=True)
+    first = json.loads(rl("train", "alphazero", "--game", "tic_tac_toe", "--iterations", "1",
+                          "--pretrain", "expert.txt", "--pretrain-epochs", "1", *TINY,
+                          "--run-dir", "run", cwd=workdir, check=True).stdout)
+    checkpoints = workdir / "run/checkpoints"
+    for name in ("latest.pt", "best.pt"):  # as if killed in the first strength evaluation
+        (checkpoints / name).unlink()
+    kept = (checkpoints / "pretrained.pt").stat().st_mtime_ns
+    resumed = json.loads(rl("train", "alphazero", "--resume", "run", "--no-progress",
+                            cwd=workdir, check=True).stdout)
+    assert (checkpoints / "pretrained.pt").stat().st_mtime_ns == kept  # not pretrained again
+    assert resumed["pretrain_s"] == first["pretrain_s"] and resumed["iterations"] == 1
+
 def test_self_play_workers_and_gating(workdir: Path):
     summary = json.loads(rl("train", "alphazero", "--game", "connect_four", "--iterations", "1",
                             "--workers", "2", "--gate-games", "2", "--eval-every", "0", *TINY,

@@ -29,7 +29,14 @@ from rl.backbones import load_encoder
 from rl.loop import Loop
 from rl.plots import plot_learning_curve
 from rl.progress import TrainingProgress
-from rl.run import Run, RunOptions, read_metrics, save_checkpoint
+from rl.run import (
+    Run,
+    RunOptions,
+    check_checkpoint_meta,
+    load_checkpoint,
+    read_metrics,
+    save_checkpoint,
+)
 
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
                 "value_loss", "ownership_loss", "positions_per_s", "self_play_s", "train_s",
@@ -137,7 +144,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 "torch_rng": torch.get_rng_state(), "pretrain": pretrained}
 
     if not loop.resumed:
-        if cfg.pretrain:
+        kept = run.checkpoint_path("pretrained")
+        if cfg.pretrain and resume and kept.exists():  # killed after the supervised stage
+            state = load_checkpoint(kept)
+            check_checkpoint_meta(kept, state["meta"], loop.meta)
+            net.load_state_dict(state["best_model"])
+            pretrained = state["pretrain"]
+            held_out = split_records(Path(cfg.pretrain), game, cfg.seed)[1]
+        elif cfg.pretrain:
             pretrained, held_out = pretrain(cfg, game, net, opt, run, opts, device, rng)
             if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
                 save_checkpoint(run.checkpoint_path("pretrained"),
