@@ -89,7 +89,8 @@ def main_parser() -> Parser:
                     "path to a checkpoint file (default best)")
     ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
     ev.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="all",
-                    help="classifiers: numeric precision(s) to report accuracy at (default all)")
+                    help="classifiers: numeric precision(s) to report accuracy at (default all); "
+                    "self-play agents: the search's, fp32 or bf16 (default: the run's)")
     ev.add_argument("--opponent", help="self-play agents: random, minimax, minimax:DEPTH, mcts:N "
                     "(open_spiel's MCTSBot), gtp:COMMAND (a GTP engine such as GNU Go) or "
                     "another run directory (default random)")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from agents.alphazero.config import Config
+from agents.alphazero.net import NetEvaluator, build_net
 from agents.alphazero.selfplay import PlaySettings, self_play
 from agents.match import generate_games, play_match
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
@@ -214,3 +215,13 @@ def test_bench_selfplay_reports_all_three():
                r["openspiel_mcts_positions_per_s"]) > 0
     assert r["batched_vs_one_at_a_time"] == pytest.approx(
         r["batched_positions_per_s"] / r["one_at_a_time_positions_per_s"], rel=0.02)
+
+
+def test_search_in_bfloat16_keeps_the_network_s_preferences():
+    game = load_game("go9")
+    net = build_net(Config(game="go9", backbone="resnet-go"), game)
+    planes, masks = map(np.stack, zip(*(game.inputs(game.new_state()) for _ in range(4))))
+    priors, values = NetEvaluator(net, torch.device("cpu"))(planes, masks)
+    priors16, values16 = NetEvaluator(net, torch.device("cpu"), bf16=True)(planes, masks)
+    assert np.allclose(priors16.sum(1), 1) and np.abs(priors16 - priors).max() < 0.02
+    assert np.abs(values16 - values).max() < 0.05

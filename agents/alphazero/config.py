@@ -56,6 +56,9 @@ class Config:
     eval_games: int = opt(20, "games per fixed opponent in each evaluation", min=2)
     eval_opponents: str = opt("random,minimax", "comma-separated: random, minimax[:DEPTH], "
                               "mcts:N, gtp:COMMAND")
+    search_bf16: bool = opt(False, "network evaluations of the search in bfloat16 (2-3x faster "
+                            "on CPUs with AMX or AVX-512 BF16 and on recent GPUs; training "
+                            "stays fp32)", resumable=True)
     eval_simulations: int = opt(0, "agent simulations in evaluations (0: --simulations)", min=0)
     pretrain: str | None = opt(None, "expert game records to learn from before self-play "
                                "(AlphaGo): an SGF file or folder for Go, a records file otherwise")

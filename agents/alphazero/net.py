@@ -46,15 +46,17 @@ def network_meta(cfg: Config, game: Game) -> dict[str, Any]:
 
 
 class NetEvaluator:
-    """The network as an MCTS evaluator: one forward pass for a batch of positions."""
+    """The network as an MCTS evaluator: one forward pass for a batch of positions (in
+    bfloat16 with `bf16`: the search needs move preferences, not the last digits)."""
 
-    def __init__(self, net: nn.Module, device: torch.device):
-        self.net, self.device = net, device
+    def __init__(self, net: nn.Module, device: torch.device, bf16: bool = False):
+        self.net, self.device, self.bf16 = net, device, bf16
 
     @torch.inference_mode()
     def __call__(self, planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.net.eval()  # a learner may have switched it to training in between
-        logits, values = self.net(torch.from_numpy(planes).to(self.device))[:2]
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, values = self.net(torch.from_numpy(planes).to(self.device))[:2]
         logits = logits.float().masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
         return torch.softmax(logits, 1).cpu().numpy(), values.float().cpu().numpy()
 
@@ -76,7 +78,7 @@ def net_player(cfg: Config, game: Game, net: nn.Module, seed: int, *,
                simulations: int | None = None, device: torch.device = CPU,
                name: str = "agent", noise: bool = False) -> SearchPlayer:
     """Our search guided by `net`, at `simulations` (default: the run's evaluation setting)."""
-    return SearchPlayer(game, NetEvaluator(net, device),
+    return SearchPlayer(game, NetEvaluator(net, device, cfg.search_bf16),
                         cfg.search(simulations or cfg.eval_simulations or None), seed, name, noise)
 
 

@@ -122,7 +122,8 @@ def _worker_play(args: tuple) -> tuple[Positions, dict[str, float], list[GameRec
     game = load_game(cfg.game)
     net = build_net(cfg, game)
     net.load_state_dict(state_dict)
-    return self_play(game, NetEvaluator(net, torch.device("cpu")), PlaySettings.of(cfg), games,
+    return self_play(game, NetEvaluator(net, torch.device("cpu"), cfg.search_bf16),
+                     PlaySettings.of(cfg), games,
                      np.random.default_rng(seed))
 
 
@@ -141,7 +142,8 @@ class SelfPlay:
              iteration: int) -> tuple[Positions, dict[str, float], list[GameRecord]]:
         cfg = self.cfg
         if self.pool is None:
-            return self_play(self.game, NetEvaluator(net, device), PlaySettings.of(cfg),
+            return self_play(self.game, NetEvaluator(net, device, cfg.search_bf16),
+                             PlaySettings.of(cfg),
                              cfg.games_per_iteration,
                              np.random.default_rng([cfg.seed, iteration, 0]))
         from rl.config import to_dict

@@ -2,6 +2,7 @@
 games (`rl record`), play it (`rl play`) or let another program play it (`rl gtp`)."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     """`rl eval DIR --opponent SPEC --games N`: wins, draws and losses from the agent's side,
     alternating who moves first, with 95% intervals."""
     cfg, game, net, state = load_net(run, args.checkpoint)
+    if args.precision in ("fp32", "bf16"):  # the search's precision (default: the run's)
+        cfg = dataclasses.replace(cfg, search_bf16=args.precision == "bf16")
     seed = cfg.seed + 50_000 if args.seed is None else args.seed
     agent = net_player(cfg, game, net, seed, simulations=args.simulations)
     spec = args.opponent or "random"
@@ -53,7 +56,8 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     return {"algo": "alphazero", "game": game.name, "checkpoint": args.checkpoint,
             "iteration": state["iteration"], "opponent": spec,
             "referee": referee.command if referee else "rules (open_spiel)",
-            "simulations": agent.cfg.simulations, **result.summary(),
+            "simulations": agent.cfg.simulations,
+            "search_precision": "bf16" if cfg.search_bf16 else "fp32", **result.summary(),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
