@@ -166,7 +166,7 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     # the game's training preset (trunk, leaves per call), one process
     cfg = build_config(Config, defaults_for({"game": game.name}), {"game": game.name})
     torch.manual_seed(seed)
-    evaluator = NetEvaluator(build_net(cfg, game), torch.device("cpu"))
+    evaluator = NetEvaluator(build_net(cfg, game), torch.device("cpu"), cfg.search_bf16)
 
     def ours(n_games: int, seconds: float) -> float:
         """Positions per second over whole games, playing batches of n_games until `seconds`.
@@ -194,6 +194,7 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     reference = spiel(seconds)
     return {"game": game.name, "simulations": simulations, "parallel_games": games,
             "backbone": cfg.backbone, "leaves_per_tree": cfg.leaves_per_tree,
+            "search_precision": "bf16" if cfg.search_bf16 else "fp32",
             "torch_threads": torch.get_num_threads(),
             "batched_positions_per_s": round(batched, 1),
             "one_at_a_time_positions_per_s": round(single, 1),

@@ -118,7 +118,8 @@ PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-
             "fast_simulations": 24, "full_search_share": 0.25, "temperature_moves": 12,
             "workers": 2, "games_per_iteration": 64, "train_steps": 100, "batch_size": 256,
             "window": 12, "lr": 5e-4, "lr_end": 0.1, "value_target_q": 0.3,
-            "pretrain_epochs": 6, "iterations": 40, "eval_every": 10, "eval_games": 20,
+            "pretrain_epochs": 6, "iterations": 20, "eval_every": 10, "eval_games": 20,
+            "search_bf16": True,
             "eval_simulations": 100, "eval_opponents": f"random,gtp:{GNUGO} --level 1"},
 }
 
