@@ -364,7 +364,9 @@ def export_run(run: Run, out: Path, which: str, keys: Iterable[str]) -> dict[str
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "checkpoints" / "best.pt", kept)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
-    if (run.path / "summary.json").exists():
-        atomic_write_bytes(out / "summary.json", (run.path / "summary.json").read_bytes())
+    if (run.path / "summary.json").exists():  # the run's figures, and which network ships
+        summary = json.loads((run.path / "summary.json").read_text())
+        summary["exported_checkpoint"] = which
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return {"out": str(out), "checkpoint": which, "kept": sorted(kept),
             "bytes": (out / "checkpoints" / "best.pt").stat().st_size}

@@ -103,3 +103,18 @@ def test_seeds_run_one_after_another_and_compare_as_an_iqm_band(workdir: Path):
     lo, hi = group["last_iqm_ci95"]
     assert 0 <= lo <= group["last_iqm"] <= hi <= 1
     assert (workdir / "cmp.png").stat().st_size > 10_000
+
+
+def test_export_ships_the_network_alone_and_says_which(workdir: Path):
+    rl("train", "qlearning", "--env", "Taxi-v3", "--seed", "0", "--run-dir", "run", *FAST,
+       cwd=workdir, check=True)
+    out = json.loads(rl("export", "run", "--checkpoint", "latest", "--out", "agent", cwd=workdir,
+                        check=True).stdout)
+    assert out["checkpoint"] == "latest"
+    assert "optimizer" not in load_checkpoint(workdir / "agent/checkpoints/best.pt")
+    summary = json.loads((workdir / "agent/summary.json").read_text())
+    assert summary["exported_checkpoint"] == "latest" and summary["algo"] == "qlearning"
+    same = [json.loads(rl("eval", d, "--checkpoint", c, "--episodes", "50", "--seed", "3",
+                          "--json", cwd=workdir, check=True).stdout)["mean_return"]
+            for d, c in (("run", "latest"), ("agent", "best"))]
+    assert same[0] == same[1]  # the shipped folder plays as the run's latest network did
