@@ -31,16 +31,20 @@ else
   $RL train alphazero --game go9 --pretrain "$DATA" --seed 0 --run-dir "$RUN"
 fi
 
-# 4. the ladder: both stages against random and GNU Go levels 1, 5 and 10 (GNU Go referees)
+# 4. the ladder: both stages against random and GNU Go levels 1, 5 and 10 (GNU Go referees).
+#    The shipped agent is the pretrained network (the stronger against level 1): 200 games
+#    against levels 1 and 10; the self-play network 200 against level 1.
 mkdir -p "$RUN/ladder"
 for stage in pretrained best; do
-  for opponent in random "gtp:$GNUGO --level 1" "gtp:$GNUGO --level 5" "gtp:$GNUGO --level 10"; do
-    name=$(echo "$opponent" | sed -E 's/.*--level ([0-9]+).*/gnugo-level\1/')
-    games=100
-    [ "$stage" = best ] && [[ "$name" == gnugo-level1 || "$name" == gnugo-level10 ]] && games=200
+  for pair in random:100 1:200 5:50 10:200; do
+    level=${pair%%:*} games=${pair##*:}
+    [ "$stage" = best ] && [ "$level" = 10 ] && games=50
+    if [ "$level" = random ]; then opponent=random name=random
+    else opponent="gtp:$GNUGO --level $level" name=gnugo-level$level; fi
     out="$RUN/ladder/$stage-vs-$name.json"
     [ -f "$out" ] && continue
     $RL eval "$RUN" --checkpoint "$stage" --opponent "$opponent" --games "$games" \
       --save-games "$RUN/ladder/$stage-vs-$name" --json > "$out.part" && mv "$out.part" "$out"
   done
 done
+# the shipped agent: rl export "$RUN" --checkpoint pretrained --out experiments/agents/go9

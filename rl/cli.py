@@ -103,7 +103,7 @@ def main_parser() -> Parser:
     ev.add_argument("--save-games", type=Path, metavar="DIR",
                     help="Go: write each game as SGF to DIR as it ends")
     ev.add_argument("--parallel", type=int, help="self-play agents: games played at once "
-                    "(default: all)")
+                    "(default: all; 32 against a GTP engine)")
     ev.add_argument("--timeout", type=float, default=60.0,
                     help="seconds a GTP engine may take to answer (default 60)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")

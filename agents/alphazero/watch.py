@@ -20,6 +20,7 @@ from rl.run import Run
 
 # GNU Go judges dead stones under area rules: the referee of matches against it
 REFEREE = "gnugo --mode gtp --chinese-rules --capture-all-dead"
+ENGINE_GAMES = 32  # games at once against a GTP engine, by default
 
 
 def referee_for(game: Any, opponent: str, choice: str | None) -> Referee | None:
@@ -47,8 +48,11 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     save = Path(args.save_games) if args.save_games else None
     t0 = time.perf_counter()
     try:
+        # all games at once batch our network best, but a GTP engine per game on a small
+        # machine must still answer within --timeout: 200 GNU Go level 10s on 2 cores do not
+        parallel = args.parallel or (ENGINE_GAMES if spec.startswith("gtp:") else None)
         result = play_match(game, agent, opponent, args.games or args.episodes, referee=referee,
-                            save_dir=save, parallel=args.parallel, progress=args.progress)
+                            save_dir=save, parallel=parallel, progress=args.progress)
     finally:
         opponent.close()
         if referee is not None:
