@@ -105,7 +105,8 @@ def main_parser() -> Parser:
     ev.add_argument("--parallel", type=int, help="self-play agents: games played at once "
                     "(default: all; 32 against a GTP engine)")
     ev.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds a GTP engine may take to answer (default 60)")
+                    help="seconds a GTP engine may take to answer with a core to "
+                    "itself (default 60; times the games sharing each core)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("envs", help="list the environment ids that --env accepts")
     bench = sub.add_parser("bench", help="measure us against the reference implementation",

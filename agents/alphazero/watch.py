@@ -3,6 +3,7 @@ games (`rl record`), play it (`rl play`) or let another program play it (`rl gtp
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -42,16 +43,18 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     seed = cfg.seed + 50_000 if args.seed is None else args.seed
     agent = net_player(cfg, game, net, seed, simulations=args.simulations)
     spec = args.opponent or "random"
-    opponent = make_player(spec, game, seed + 1, timeout=args.timeout,
+    # all games at once batch our network best, but GTP engines (one per game) share the
+    # cores: each answer may wait for the others', so the limit grows with games per core
+    games = args.games or args.episodes
+    parallel = args.parallel or (min(games, ENGINE_GAMES) if spec.startswith("gtp:") else None)
+    timeout = args.timeout * max(1.0, (parallel or 1) / (os.cpu_count() or 1))
+    opponent = make_player(spec, game, seed + 1, timeout=timeout,
                            load_agent=lambda d: agent_player(d, None, seed + 2, str(d), game))
     referee = referee_for(game, spec, args.referee)
     save = Path(args.save_games) if args.save_games else None
     t0 = time.perf_counter()
     try:
-        # all games at once batch our network best, but a GTP engine per game on a small
-        # machine must still answer within --timeout: 200 GNU Go level 10s on 2 cores do not
-        parallel = args.parallel or (ENGINE_GAMES if spec.startswith("gtp:") else None)
-        result = play_match(game, agent, opponent, args.games or args.episodes, referee=referee,
+        result = play_match(game, agent, opponent, games, referee=referee,
                             save_dir=save, parallel=parallel, progress=args.progress)
     finally:
         opponent.close()
