@@ -194,7 +194,7 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     reference = spiel(seconds)
     return {"game": game.name, "simulations": simulations, "parallel_games": games,
             "backbone": cfg.backbone, "leaves_per_tree": cfg.leaves_per_tree,
-            "search_precision": "bf16" if cfg.search_bf16 else "fp32",
+            "search_precision": cfg.search_precision,
             "torch_threads": torch.get_num_threads(),
             "batched_positions_per_s": round(batched, 1),
             "one_at_a_time_positions_per_s": round(single, 1),

@@ -93,6 +93,10 @@ class Config:
         cosine = 0.5 * (1 + math.cos(math.pi * progress))
         return self.lr * (self.lr_end + (1 - self.lr_end) * cosine)
 
+    @property
+    def search_precision(self) -> str:
+        return "bf16" if self.search_bf16 else "fp32"
+
     def search(self, simulations: int | None = None) -> SearchConfig:
         return SearchConfig(simulations or self.simulations, self.c_puct, self.dirichlet_alpha,
                             self.noise_eps, self.leaves_per_tree)

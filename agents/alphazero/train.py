@@ -154,7 +154,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         elif cfg.pretrain:
             pretrained, held_out = pretrain(cfg, game, net, opt, run, opts, device, rng)
             if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
-                save_checkpoint(run.checkpoint_path("pretrained"),
+                save_checkpoint(kept,
                                 {"meta": loop.meta, "best_model": net.state_dict(),
                                  "iteration": 0, "pretrain": pretrained})
         best_net.load_state_dict(net.state_dict())

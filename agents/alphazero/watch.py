@@ -64,7 +64,7 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
             "iteration": state["iteration"], "opponent": spec,
             "referee": referee.command if referee else "rules (open_spiel)",
             "simulations": agent.cfg.simulations,
-            "search_precision": "bf16" if cfg.search_bf16 else "fp32", **result.summary(),
+            "search_precision": cfg.search_precision, **result.summary(),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
