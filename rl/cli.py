@@ -82,7 +82,8 @@ def main_parser() -> Parser:
     train.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ev = sub.add_parser("eval", help="evaluate a trained run", description="Evaluate the agent "
                         "saved in a run directory and print its figures.")
-    ev.add_argument("run_dir", type=Path, help="run directory written by `rl train`")
+    ev.add_argument("run_dir", type=Path, nargs="+", help="run directory written by `rl train`; "
+                    "several classifier runs: their ensemble (probabilities averaged)")
     ev.add_argument("--episodes", type=int, default=100, help="episodes to play (default 100)")
     ev.add_argument("--checkpoint", default="best",
                     help="best, latest, another name in DIR/checkpoints (pretrained) or a "
@@ -409,8 +410,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name} must be >= 1, got {value}")
-    run = Run.open(args.run_dir)
+    runs = [Run.open(path) for path in args.run_dir]
+    run = runs[0]
     module = load_algorithm(run.config["algo"])
+    if len(runs) > 1 and (not hasattr(module, "evaluate_ensemble")
+                          or any(r.config["algo"] != run.config["algo"] for r in runs)):
+        raise UserError("several run directories make an ensemble, which is for classifier "
+                        "runs only")
+    args.run_dir = run.path
     if run.config["algo"] != "alphazero" and (args.opponent or args.games or args.simulations
                                               or args.referee or args.save_games):
         raise UserError("--opponent, --games, --simulations, --referee and --save-games are for "
@@ -418,7 +425,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     args.progress = not args.json and sys.stderr.isatty()
     if args.checkpoint == "best" and not run.has_checkpoint("best"):
         args.checkpoint = "latest"
-    result = module.evaluate(run, args)
+    result = module.evaluate(run, args) if len(runs) == 1 else \
+        module.evaluate_ensemble(runs, args)
     if args.json:
         print(json.dumps(result))
     else:

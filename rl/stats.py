@@ -1,6 +1,7 @@
 """Uncertainty for every figure we print: 95% intervals for means, rates and Elo differences.
 
 - means of returns: a percentile bootstrap (10,000 resamples, seeded so a figure repeats);
+- means over a few seeds: Student's t (a bootstrap of three values cannot reach past them);
 - rates (wins, accuracy): Wilson's score interval, which stays inside [0, 1] and is honest
   for small counts and rates near 0 or 1, where the normal approximation is not;
 - matches: the Elo difference implied by the score (wins + draws / 2), with the interval of
@@ -27,6 +28,19 @@ def mean_ci(values: Sequence[float], reps: int = 10_000, seed: int = 0) -> tuple
     means = x[rng.integers(len(x), size=(reps, len(x)))].mean(1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def t_ci(values: Sequence[float]) -> tuple[float, float]:
+    """95% Student-t interval of the mean: for a handful of seeds, where a bootstrap of three
+    values cannot reach beyond them (a point for fewer than 2 values)."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=np.float64)
+    m = float(x.mean()) if len(x) else math.nan
+    if len(x) < 2:
+        return m, m
+    half = float(t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return m - half, m + half
 
 
 def wilson(successes: float, n: int) -> tuple[float, float]:

@@ -137,3 +137,39 @@ def test_labels_take_a_balanced_seeded_subset():
     assert len(a.train_y) == 105 and len(a.test_y) == 2000
     assert sorted(torch.bincount(a.train_y).tolist()) == [10] * 5 + [11] * 5
     assert torch.equal(a.train_x, b.train_x) and not torch.equal(a.train_x, c.train_x)
+
+
+@needs_mnist
+def test_an_ensemble_averages_its_members_probabilities(workdir: Path):
+    from agents.classifier import build_model, load_network, predict
+    from rl.run import Run
+
+    fast = ["--amp", "--channels-last"]  # bf16 where the CPU has it, NHWC: the same network
+    for seed, extra in (("0", []), ("1", fast)):
+        rl("train", "classifier", "--data-dir", str(MNIST), "--epochs", "1", "--labels", "1000",
+           "--seed", seed, "--no-progress", "--run-dir", f"s{seed}", *extra, cwd=workdir,
+           check=True)
+    ev = json.loads(rl("eval", "s0", "s1", "--json", cwd=workdir, check=True).stdout)
+    probs = []
+    for name in ("s0", "s1"):
+        cfg, data, state = load_network(Run.open(workdir / name), "best")
+        model = build_model(cfg, data)
+        model.load_state_dict(state["model"])
+        probs.append(torch.softmax(predict(model, data.test_x, torch.device("cpu")), 1))
+    expected = (torch.stack(probs).mean(0).argmax(1) == data.test_y).float().mean().item()
+    assert ev["ensemble"] == 2 and ev["test_images"] == 2000
+    assert ev["accuracy"] == pytest.approx(expected)
+    assert ev["accuracy_ci95"][0] < ev["accuracy"] < ev["accuracy_ci95"][1]
+    assert [m["accuracy"] for m in ev["members"]] == [
+        pytest.approx((p.argmax(1) == data.test_y).float().mean().item()) for p in probs]
+
+
+def test_fashion_mnist_defaults_to_its_measured_recipe():
+    from agents.classifier import Config, defaults_for
+    from rl.config import build_config
+
+    cfg = build_config(Config, defaults_for({"dataset": "fashion-mnist"}),
+                       {"dataset": "fashion-mnist", "epochs": 3})
+    assert (cfg.backbone, cfg.optimizer, cfg.epochs) == ("resnet20", "sgd", 3)
+    assert cfg.erasing > 0 and cfg.label_smoothing > 0
+    assert build_config(Config, defaults_for({}), {}).backbone == "deepcnn"  # mnist unchanged

@@ -1,6 +1,7 @@
 """Experiment files stay true to the code they document."""
 from pathlib import Path
 
+import pytest
 import yaml
 
 from agents import dqn
@@ -25,3 +26,27 @@ def test_every_experiment_config_is_valid():
         module = load_algorithm(algo)
         presets = getattr(module, "defaults_for", lambda _: {})(data)
         build_config(module.Config, presets, data)
+
+
+def test_transfer_table_pairs_seeds_and_says_where_the_gain_holds(tmp_path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("transfer", ROOT / "experiments/transfer.py")
+    transfer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(transfer)
+    accuracy = {"scratch": [0.80, 0.85, 0.90], "finetune": [0.86, 0.90, 0.96],
+                "frozen": [0.70, 0.90, 0.80]}
+    for arm, values in accuracy.items():
+        for seed, acc in enumerate(values):
+            run = tmp_path / f"100-{arm}-s{seed}"
+            run.mkdir()
+            (run / "metrics.csv").write_text(f"epoch,test_accuracy\n1,0.1\n2,{acc}\n")
+    result = transfer.summarise(tmp_path, [100], [0, 1, 2])
+    row = result["rows"][0]
+    assert row["finetune"]["mean"] == pytest.approx(0.9067, abs=1e-4)  # the last epochs
+    assert row["finetune_gain"]["mean"] == pytest.approx(0.0567, abs=1e-4)
+    assert row["finetune_gain"]["holds"]  # +0.06, +0.05, +0.06: paired by seed, it holds
+    assert not row["frozen_gain"]["holds"]  # -0.10, +0.05, -0.10
+    transfer.write(tmp_path, result, tmp_path / "pretrained")
+    assert "| 100 |" in (tmp_path / "transfer.md").read_text()
+    assert (tmp_path / "transfer.png").stat().st_size > 5_000

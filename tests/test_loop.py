@@ -6,7 +6,7 @@ import pytest
 
 from rl.loop import Loop
 from rl.run import Run, RunOptions, load_checkpoint
-from rl.stats import mean_ci, summarise_match, wilson
+from rl.stats import mean_ci, summarise_match, t_ci, wilson
 
 
 def started_loop(tmp_path: Path) -> Loop:
@@ -58,6 +58,12 @@ def test_intervals_cover_what_they_should():
     assert wilson(0, 10)[0] == 0 and 0.2 < wilson(0, 10)[1] < 0.35
     lo, hi = wilson(100, 200)
     assert lo == pytest.approx(0.4314, abs=1e-3) and hi == pytest.approx(0.5686, abs=1e-3)
+
+
+def test_a_seed_interval_is_students_t():
+    lo, hi = t_ci([1.0, 2.0, 3.0])  # mean 2, sd 1, t(0.975, 2) = 4.303
+    assert (lo, hi) == pytest.approx((2 - 4.303 / 3 ** 0.5, 2 + 4.303 / 3 ** 0.5), abs=1e-3)
+    assert t_ci([0.5]) == (0.5, 0.5)
 
 
 def test_a_match_summary_gives_score_and_elo_with_intervals():
