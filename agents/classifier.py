@@ -110,19 +110,21 @@ def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
 
 
 def balanced_subset(data: ImageData, n: int, seed: int) -> ImageData:
-    """n training images, as equal a number per class as n allows, drawn with `seed`."""
+    """n training images, as equal a number per class as n and the classes allow (a class with
+    too few gives all it has, the others make up the rest), drawn with `seed`."""
     if n > len(data.train_y):
         raise UserError(f"--labels {n} is more than the {len(data.train_y)} training images")
     rng = np.random.default_rng([seed, n])
-    classes = len(data.classes)
-    per_class = [n // classes + (c < n % classes) for c in range(classes)]
-    chosen = []
-    for c, k in enumerate(per_class):
-        pool = np.flatnonzero(data.train_y.numpy() == c)
-        if k > len(pool):
-            raise UserError(f"--labels {n} needs {k} images of class {data.classes[c]}, "
-                            f"which has {len(pool)}")
-        chosen.append(rng.choice(pool, size=k, replace=False))
+    labels = data.train_y.numpy()
+    counts = np.bincount(labels, minlength=len(data.classes))
+    quota = np.zeros_like(counts)
+    while quota.sum() < n:  # fill every class that has images left, a fair share at a time
+        open_classes = np.flatnonzero(quota < counts)
+        share = max((n - quota.sum()) // len(open_classes), 1)
+        for c in open_classes:
+            quota[c] += min(share, counts[c] - quota[c], n - quota.sum())
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+              for c, k in enumerate(quota)]
     idx = torch.from_numpy(rng.permutation(np.concatenate(chosen)))
     return replace(data, train_x=data.train_x[idx], train_y=data.train_y[idx])
 

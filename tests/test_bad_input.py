@@ -40,6 +40,7 @@ CASES = [
     (["train", "alphazero", "--pretrain", "illegal.txt"], "move 4 is illegal there"),
     (["train", "alphazero", "--eval-opponents", "random,gnugo"], "unknown opponent 'gnugo'"),
     (["eval", "corrupt", "--opponent", "random"], "are for self-play agents"),
+    (["eval", "corrupt", "corrupt"], "an ensemble, which is for classifier runs only"),
     (["games", "generate", "--game", "chess", "--out", "x.txt"], "unknown game 'chess'"),
     (["games", "generate", "--game", "ttt", "--expert", "random", "--out", "x.txt"],
      "--expert 'random'"),

@@ -140,6 +140,24 @@ def test_labels_take_a_balanced_seeded_subset():
 
 
 @needs_mnist
+def test_a_class_short_of_its_share_gives_all_it_has():
+    from agents.classifier import Config
+    from rl.config import build_config
+
+    def counts(labels: int) -> list[int]:
+        cfg = build_config(Config, {"dataset": "mnist-10k", "data_dir": str(MNIST),
+                                    "labels": labels})
+        return torch.bincount(cfg.data().train_y).tolist()
+
+    everything = counts(0)  # mnist-10k's 8,000 training digits hold 773 zeros, not 800
+    assert everything[0] == 773
+    assert counts(8000) == everything
+    partial = counts(7500)  # each class all it has, or within one of the largest share
+    assert sum(partial) == 7500 and partial[5] == everything[5] == 723
+    assert all(k == everything[c] or k >= max(partial) - 1 for c, k in enumerate(partial))
+
+
+@needs_mnist
 def test_an_ensemble_averages_its_members_probabilities(workdir: Path):
     from agents.classifier import build_model, load_network, predict
     from rl.run import Run
