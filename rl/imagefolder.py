@@ -151,4 +151,4 @@ def load_image(path: Path, size: int, channels: int) -> torch.Tensor:
     pixels, _, error = _decode((str(path), size, channels))
     if pixels is None:
         raise UserError(f"cannot read {path} as an image ({error[:80]})")
-    return torch.from_numpy(np.ascontiguousarray(pixels))
+    return torch.from_numpy(np.array(pixels))  # a writable copy: PIL's buffer is read-only
