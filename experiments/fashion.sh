@@ -30,5 +30,7 @@ run r20-e5-crops --epochs 5 --erasing 0 --label-smoothing 0   # crops and flips 
 run r20-e5-none --epochs 5 --no-augment --erasing 0 --label-smoothing 0
 run deepcnn-e5 --epochs 5 --backbone deepcnn --optimizer adam --lr 2e-3 --weight-decay 0
 run vgg11-e2 --epochs 2 --backbone vgg11 --lr 0.05
+run deepcnn-e40 --backbone deepcnn --optimizer adam --lr 2e-3 --weight-decay 0  # 40 epochs
+run r20-e40-none --no-augment --erasing 0 --label-smoothing 0   # 40 epochs, no augmentation
 $RL eval "$OUT"/r20-e5-s{0,1,2} --checkpoint latest --json > "$OUT/ensemble.json"
 $RL bench classifier --dataset fashion-mnist --json > "$OUT/bench.json"
