@@ -417,11 +417,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           or any(r.config["algo"] != run.config["algo"] for r in runs)):
         raise UserError("several run directories make an ensemble, which is for classifier "
                         "runs only")
-    args.run_dir = run.path
     if run.config["algo"] != "alphazero" and (args.opponent or args.games or args.simulations
                                               or args.referee or args.save_games):
         raise UserError("--opponent, --games, --simulations, --referee and --save-games are for "
-                        f"self-play agents; {args.run_dir} is a {run.config['algo']} run")
+                        f"self-play agents; {run.path} is a {run.config['algo']} run")
     args.progress = not args.json and sys.stderr.isatty()
     if args.checkpoint == "best" and not run.has_checkpoint("best"):
         args.checkpoint = "latest"
