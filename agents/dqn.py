@@ -29,6 +29,7 @@ from rl.errors import UserError
 from rl.heads import QHead
 from rl.loop import Loop, crossed
 from rl.plots import plot_learning_curve
+from rl.precision import use_amp
 from rl.replay import Batch, FrameReplay
 from rl.run import LossGuard, Run, RunOptions, check_checkpoint_meta
 from rl.schedules import Linear
@@ -109,7 +110,7 @@ class Config:
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the Q-network "
                                    "(a classifier's, another DQN's, ...)")
     freeze_encoder: bool = opt(False, "train the Q head only (needs --init-encoder)")
-    amp: bool = opt(False, "bfloat16 autocast on CUDA")
+    amp: bool = opt(False, "bfloat16 autocast (CUDA, and CPUs with AMX or AVX512-BF16)")
     compile: bool = opt(False, "torch.compile the Q-network")
     threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
 
@@ -231,7 +232,7 @@ class Learner:
         trainable = [p for p in self.q.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(trainable, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         self.forward = torch.compile(self.q) if cfg.compile else self.q
-        self.amp = cfg.amp and self.device.type == "cuda"
+        self.amp = use_amp(cfg.amp, self.device)
         self.pin = self.device.type == "cuda"
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:

@@ -183,7 +183,6 @@ def batch_norm_learner(tmp_path: Path, freeze: bool):
     """A Q-network on a batch-norm backbone (resnet-small), its encoder from a checkpoint whose
     running statistics are not the defaults, and a replay of random 12x12 frames."""
     from rl.backbones import make_backbone
-    from rl.replay import FrameReplay
 
     torch.manual_seed(0)
     source = make_backbone("resnet-small", (4, 12, 12))
@@ -196,13 +195,20 @@ def batch_norm_learner(tmp_path: Path, freeze: bool):
                  freeze_encoder=freeze, batch_size=8, buffer_size=200, n_step=1)
     learner = Learner(cfg, (4, 12, 12), 3, "cpu")
     rng = np.random.default_rng(0)
-    replay = FrameReplay(200, 1, (12, 12), np.uint8, stack=4, n_step=1, gamma=0.99, seed=0)
-    replay.start(rng.integers(0, 255, (1, 12, 12), dtype=np.uint8))
-    for _ in range(60):
+    return learner, random_frames_replay(rng, 12), rng
+
+
+def random_frames_replay(rng: np.random.Generator, size: int, steps: int = 60):
+    """A one-env replay of random size x size frames, random actions and rewards."""
+    from rl.replay import FrameReplay
+
+    replay = FrameReplay(200, 1, (size, size), np.uint8, stack=4, n_step=1, gamma=0.99, seed=0)
+    replay.start(rng.integers(0, 255, (1, size, size), dtype=np.uint8))
+    for _ in range(steps):
         replay.add(rng.integers(3, size=1), rng.normal(size=1).astype(np.float32),
                    np.zeros(1, bool), np.zeros(1, bool),
-                   rng.integers(0, 255, (1, 12, 12), dtype=np.uint8), np.zeros(1, bool))
-    return learner, replay, rng
+                   rng.integers(0, 255, (1, size, size), dtype=np.uint8), np.zeros(1, bool))
+    return replay
 
 
 def test_a_frozen_batch_norm_encoder_stays_bit_identical_through_dqn_training(tmp_path: Path):
@@ -227,3 +233,17 @@ def test_acting_never_moves_batch_norm_statistics(tmp_path: Path):
     for _ in range(3):
         learner.act(rng.integers(0, 255, (4, 4, 12, 12), dtype=np.uint8), 0.0, rng, 3)
     assert all(torch.equal(before[k], v) for k, v in learner.q.state_dict().items())
+
+
+def test_amp_trains_in_bfloat16_where_the_hardware_has_it_and_in_float32_elsewhere():
+    from rl.precision import bf16_native
+    from rl.run import LossGuard
+
+    cfg = Config(env="Pong", encoder="nature", amp=True, batch_size=8, buffer_size=200, n_step=1)
+    learner = Learner(cfg, (4, 84, 84), 3, "cpu")
+    assert learner.amp == bf16_native(torch.device("cpu"))
+    replay = random_frames_replay(np.random.default_rng(0), 84, steps=20)
+    before = learner.q.head.advantage.weight.clone()
+    loss, _, _ = learner.update(replay.sample(8, 0.4), LossGuard())
+    assert np.isfinite(loss)
+    assert not torch.equal(before, learner.q.head.advantage.weight)
