@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from rl.precision import use_amp
+
 
 def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int,
-          device: str) -> dict[str, Any]:
+          device: str, amp: bool) -> dict[str, Any]:
     from agents import dqn
     from rl.config import build_config
     from rl.run import Run, RunOptions
@@ -27,7 +29,7 @@ def _ours(env: str, steps: int, learning_starts: int, buffer_size: int, seed: in
         "buffer_size": buffer_size, "batch_size": 32, "train_freq": 4, "gradient_steps": 1,
         "target_update": 1000, "double": False, "dueling": False, "n_step": 1, "lr": 1e-4,
         "encoder": "auto", "eval_every": 10 ** 12, "checkpoint_every": 10 ** 12,
-        "log_every": 10 ** 12, "final_eval": False, "seed": seed})
+        "log_every": 10 ** 12, "final_eval": False, "seed": seed, "amp": amp})
     clock: dict[str, float] = {}
 
     def tick(step: int) -> None:  # like SB3's callback below: the training phase only
@@ -83,12 +85,17 @@ def _sb3(env: str, steps: int, learning_starts: int, buffer_size: int, seed: int
 
 
 def bench_dqn(env: str = "Pong", steps: int = 2_000, learning_starts: int = 1_000,
-              buffer_size: int = 100_000, seed: int = 0, device: str = "cpu") -> dict[str, Any]:
+              buffer_size: int = 100_000, seed: int = 0, device: str = "cpu",
+              amp: bool = False) -> dict[str, Any]:
+    """`amp`: ours under bf16 autocast where the hardware computes bf16 natively (SB3 has no
+    such option, so it stays in fp32; the result names both precisions)."""
     threads = torch.get_num_threads()
-    ours = _ours(env, steps, learning_starts, buffer_size, seed, device)
+    amp = use_amp(amp, torch.device(device))
+    ours = _ours(env, steps, learning_starts, buffer_size, seed, device, amp)
     sb3 = _sb3(env, steps, learning_starts, buffer_size, seed, device)
     return {"env": env, "train_steps": steps, "learning_starts": learning_starts,
             "buffer_size": buffer_size, "torch_threads": threads, "device": device,
+            "ours_precision": "bf16" if amp else "fp32", "sb3_precision": "fp32",
             "ours_sps": round(ours["sps"], 1), "sb3_sps": round(sb3["sps"], 1),
             "sps_ratio": round(ours["sps"] / sb3["sps"], 3),
             "ours_bytes_per_transition": round(ours["bytes_per_transition"], 1),

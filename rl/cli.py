@@ -125,6 +125,9 @@ def main_parser() -> Parser:
     bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
     bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
                        help="dqn: where both learn (default cpu; auto: cuda when present)")
+    bench.add_argument("--amp", action="store_true",
+                       help="dqn: ours under bf16 autocast (CUDA, CPUs with AMX or AVX512-BF16); "
+                       "SB3 has no such option and stays in fp32")
     bench.add_argument("--backbone", default="deepcnn",
                        help="classifier: backbone (default deepcnn)")
     bench.add_argument("--dataset", default="mnist-10k",
@@ -471,7 +474,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         header = ("ours", "plain torch")
     else:
         result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size,
-                           device=resolve_device(args.device))
+                           device=resolve_device(args.device), amp=args.amp)
         rows = [("train-phase steps/s", "ours_sps", "sb3_sps", "sps_ratio"),
                 ("replay bytes/transition", "ours_bytes_per_transition",
                  "sb3_bytes_per_transition", None)]

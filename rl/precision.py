@@ -2,6 +2,8 @@
 AVX512-BF16, through oneDNN). Elsewhere the CPU emulates bf16 and runs slower than fp32."""
 from __future__ import annotations
 
+import sys
+
 import torch
 
 
@@ -14,6 +16,8 @@ def bf16_native(device: torch.device) -> bool:
 def use_amp(requested: bool, device: torch.device) -> bool:
     """--amp on hardware that gains from it; otherwise fp32, said once."""
     if requested and not bf16_native(device):
-        print(f"--amp: this {device.type} has no native bfloat16; training in float32")
+        # stderr: stdout may be one JSON object (`rl bench dqn --amp --json`)
+        print(f"--amp: this {device.type} has no native bfloat16; training in float32",
+              file=sys.stderr)
         return False
     return requested

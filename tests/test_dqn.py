@@ -179,6 +179,17 @@ def test_bench_dqn_reports_both_implementations(workdir: Path):
     assert r["sb3_bytes_per_transition"] >= 2 * 4 * 84 * 84
 
 
+def test_bench_dqn_amp_names_each_side_s_precision(workdir: Path):
+    """`--amp` runs ours in bf16 where the CPU computes it natively; SB3 has no such option."""
+    from rl.precision import bf16_native
+
+    out = rl("bench", "dqn", "--env", "Pong", "--steps", "40", "--learning-starts", "40",
+             "--buffer-size", "1000", "--amp", "--json", cwd=workdir, check=True)
+    r = json.loads(out.stdout)  # one JSON object, even where --amp is declined
+    expected = "bf16" if bf16_native(torch.device("cpu")) else "fp32"
+    assert (r["ours_precision"], r["sb3_precision"]) == (expected, "fp32")
+
+
 def batch_norm_learner(tmp_path: Path, freeze: bool):
     """A Q-network on a batch-norm backbone (resnet-small), its encoder from a checkpoint whose
     running statistics are not the defaults, and a replay of random 12x12 frames."""
