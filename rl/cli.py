@@ -478,7 +478,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = [("train-phase steps/s", "ours_sps", "sb3_sps", "sps_ratio"),
                 ("replay bytes/transition", "ours_bytes_per_transition",
                  "sb3_bytes_per_transition", None)]
-        header = ("ours", "sb3")
+        header = (f"ours {result['ours_precision']}", f"sb3 {result['sb3_precision']}")
     if args.json:
         print(json.dumps(result))
         return 0
