@@ -184,7 +184,7 @@ def main_parser() -> Parser:
                         "or report.html here for several runs)")
 
     compare = sub.add_parser("compare", help="one metric of several runs, overlaid; seeds of "
-                             "one setting as an interquartile mean with a 95% band (rliable)")
+                             "one setting as an interquartile mean with a 95%% band (rliable)")
     compare.add_argument("run_dirs", type=Path, nargs="+", help="run directories")
     compare.add_argument("--metric", required=True, help="a metrics.csv column, e.g. eval_return")
     compare.add_argument("--out", type=Path, default=Path("compare.png"),
