@@ -211,6 +211,9 @@ def main_parser() -> Parser:
     export.add_argument("--checkpoint", default="best",
                         help="best, latest or a path (default best)")
 
+    from rl.commands.suite import add_parser as add_suite
+
+    add_suite(sub)
     play = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     play.add_argument("run_dir", type=Path, help="run directory of `rl train alphazero`")
     play.add_argument("--game", help="the game you expect (checked against the run's)")
@@ -620,7 +623,15 @@ def main(argv: list[str] | None = None) -> int:
             if algo in ("-h", "--help"):
                 parser.parse_args(["train", "--help"])
             return cmd_train(algo, rest[1:])
+        extra: list[str] = []
+        if argv and argv[0] == "suite" and "--" in argv:  # training flags for every run
+            i = argv.index("--")
+            argv, extra = argv[:i], argv[i + 1:]
         args = parser.parse_args(argv)
+        if args.command == "suite":
+            from rl.commands.suite import cmd_suite
+
+            return cmd_suite(args, extra)
         commands = {"eval": cmd_eval, "envs": lambda _: cmd_envs(), "bench": cmd_bench,
                     "games": cmd_games, "play": cmd_play, "record": cmd_record,
                     "gtp": cmd_gtp, "export": cmd_export, "predict": cmd_predict,

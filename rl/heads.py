@@ -1,31 +1,75 @@
 """Small output modules that sit on a backbone's features: agent or classifier = backbone + head."""
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
-class QHead(nn.Module):
-    """Action values; dueling (Wang et al. 2016) splits them into V(s) + A(s, a) - mean A."""
+class NoisyLinear(nn.Module):
+    """Fortunato et al. 2018, factorised Gaussian noise: w = mu_w + sigma_w * (f(e_out) f(e_in)^T)
+    with f(x) = sign(x) sqrt(|x|). Training mode uses the noise drawn by the last
+    `reset_noise()`; eval mode uses the means alone, so evaluation is noise-free."""
 
-    def __init__(self, in_features: int, n_actions: int, dueling: bool = False, hidden: int = 0):
+    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5):
         super().__init__()
-        self.dueling = dueling
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features)
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound,
+                                                                                      bound))
+        self.bias_mu = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma0 * bound))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma0 * bound))
+        self.register_buffer("eps_in", torch.zeros(in_features), persistent=False)
+        self.register_buffer("eps_out", torch.zeros(out_features), persistent=False)
+
+    @staticmethod
+    def _f(x: torch.Tensor) -> torch.Tensor:
+        return x.sign() * x.abs().sqrt()
+
+    def reset_noise(self) -> None:
+        self.eps_in.copy_(self._f(torch.randn(self.in_features)))
+        self.eps_out.copy_(self._f(torch.randn(self.out_features)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.linear(x, self.weight_mu, self.bias_mu)
+        weight = self.weight_mu + self.weight_sigma * torch.outer(self.eps_out, self.eps_in)
+        return F.linear(x, weight, self.bias_mu + self.bias_sigma * self.eps_out)
+
+
+class QHead(nn.Module):
+    """Action values; dueling (Wang et al. 2016) splits them into V(s) + A(s, a) - mean A.
+
+    With atoms > 1 it gives each action a categorical return distribution instead (C51):
+    [B, A, atoms] logits, dueling per atom as in Rainbow. `noisy` makes its layers
+    NoisyLinear (noisy nets)."""
+
+    def __init__(self, in_features: int, n_actions: int, dueling: bool = False, hidden: int = 0,
+                 atoms: int = 1, noisy: bool = False, sigma0: float = 0.5):
+        super().__init__()
+        self.dueling, self.n_actions, self.atoms = dueling, n_actions, atoms
+        linear = (lambda i, o: NoisyLinear(i, o, sigma0)) if noisy else nn.Linear
 
         def branch(out: int) -> nn.Module:
             if hidden:
-                return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, out))
-            return nn.Linear(in_features, out)
+                return nn.Sequential(linear(in_features, hidden), nn.ReLU(), linear(hidden, out))
+            return linear(in_features, out)
 
-        self.advantage = branch(n_actions)
-        self.value = branch(1) if dueling else None
+        self.advantage = branch(n_actions * atoms)
+        self.value = branch(atoms) if dueling else None
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         adv = self.advantage(features)
+        if self.atoms > 1:
+            adv = adv.view(-1, self.n_actions, self.atoms)
         if self.value is None:
             return adv
-        return self.value(features) + adv - adv.mean(dim=1, keepdim=True)
+        value = self.value(features)
+        value = value.view(-1, 1, self.atoms) if self.atoms > 1 else value
+        return value + adv - adv.mean(dim=1, keepdim=True)
 
 
 class ClassifierHead(nn.Module):

@@ -310,8 +310,9 @@ class Run:
         state["meta"] = {**state.get("meta", {}), "format": CHECKPOINT_FORMAT,
                          "metrics_rows": self.metrics.rows if self.metrics else 0}
         save_checkpoint(self.checkpoints / "latest.pt", state)
-        if best:
-            save_checkpoint(self.checkpoints / "best.pt", state)
+        if best:  # best.pt is for evaluation and export: the replay stays in latest.pt alone
+            save_checkpoint(self.checkpoints / "best.pt",
+                            {k: v for k, v in state.items() if k != "replay"})
 
     def remove_partial_writes(self) -> None:
         """Temp files of a process killed mid-write (the renamed files are all complete)."""

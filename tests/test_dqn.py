@@ -35,7 +35,7 @@ def test_td_loss_is_weighted_huber_on_taken_actions():
 def test_epsilon_greedy_asks_the_network_only_for_greedy_envs():
     learner = Learner(Config(env="CartPole-v1"), (4,), 2, "cpu")
     seen: list[int] = []
-    learner.q.register_forward_hook(lambda m, inputs, out: seen.append(len(inputs[0])))
+    learner.q.backbone.register_forward_hook(lambda m, inputs, out: seen.append(len(inputs[0])))
     obs = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
     with torch.no_grad():
         greedy = learner.q(torch.from_numpy(obs)).argmax(1).numpy()

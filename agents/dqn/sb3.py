@@ -29,7 +29,9 @@ def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool) -> dict[str, A
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.dqn import atari_options, encoder_name, network_meta, plot, spaces
+    from agents.dqn.config import atari_options, encoder_name
+    from agents.dqn.network import network_meta
+    from agents.dqn.train import plot, spaces
     from rl.sb3 import dqn_weights_to_ours, dqn_weights_to_sb3, policy_kwargs, silent_logger
 
     if resume:

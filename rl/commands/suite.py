@@ -1,0 +1,199 @@
+"""`rl suite atari100k`: one configuration, many games and seeds, scored as the field scores it.
+
+    rl suite atari100k --preset drq_eps --seeds 0 --run-dir runs/a100k
+    rl suite atari100k --games Pong,Breakout --seeds 0,1,2 --jobs 2 -- --steps 50000
+
+Runs land in DIR/<Game>/seed<S>/; the same command continues a killed suite (rl.suite). After
+each finished run, DIR/scores.json, DIR/scores.md and the plots are rewritten from every
+finished run so far: human-normalised scores per game, and IQM, median, mean and optimality
+gap over games and seeds with 95% stratified-bootstrap intervals (rliable), beside the
+published agents' aggregates.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rl.errors import UserError
+from rl.run import atomic_write_text
+from rl.suite import Job, Suite
+
+
+def add_parser(sub: Any) -> None:
+    suite = sub.add_parser(
+        "suite", help="a benchmark: one configuration over many games and seeds",
+        description="Train one configuration on every game and seed of a benchmark, each run "
+        "in DIR/<game>/seed<S>; the same command continues a killed suite. Training flags "
+        "after -- go to every run (e.g. -- --steps 20000).")
+    suite.add_argument("benchmark", choices=["atari100k"],
+                       help="atari100k: the 26 games of Kaiser et al. 2019, 100k agent steps")
+    suite.add_argument("--games", help="comma-separated ALE games instead of the benchmark's "
+                       "26 (any Atari game, e.g. Pong,Breakout)")
+    suite.add_argument("--preset", default="drq_eps", choices=["der", "drq_eps"],
+                       help="the configuration every run uses (default drq_eps)")
+    suite.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    suite.add_argument("--run-dir", type=Path, help="where the suite lives "
+                       "(default runs/<benchmark>-<preset>)")
+    suite.add_argument("--jobs", type=int, default=1, help="runs at once; on few cores one "
+                       "thread each runs more per hour (default 1)")
+    suite.add_argument("--threads", type=int, default=0,
+                       help="torch threads per run (default: cores / jobs)")
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds expects integers separated by commas, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise UserError(f"--seeds expects seeds >= 0, got {text!r}")
+    return seeds
+
+
+def check_flags(games: list[str], preset: str, extra: list[str]) -> None:
+    """Every run's flags, checked before any run starts: a mistake is one line and exit 2."""
+    from agents import load_algorithm
+    from rl.cli import train_parser
+    from rl.config import build_config
+
+    module = load_algorithm("dqn")
+    parser = train_parser("dqn", module)
+    for game in games[:1] + games[-1:]:
+        args = parser.parse_args(["--env", game, "--preset", preset, *extra])
+        flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
+        build_config(module.Config, module.defaults_for(flags), flags)
+    if any(a in extra for a in ("--run-dir", "--resume", "--seed", "--seeds", "--env")):
+        raise UserError("the suite sets --env, --seed and --run-dir of each run itself")
+
+
+def open_suite(base: Path, spec: dict[str, Any]) -> None:
+    """A new suite writes its settings; a continued one must have been started with them."""
+    path = base / "suite.yaml"
+    if path.is_file():
+        saved = yaml.safe_load(path.read_text())
+        if saved != spec:
+            changed = [k for k in spec if saved.get(k) != spec[k]]
+            raise UserError(f"{base} holds a suite with other {', '.join(changed)} "
+                            f"({path}): continue it with its settings or choose another --run-dir")
+        return
+    base.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, yaml.safe_dump(spec, sort_keys=False))
+
+
+def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
+    import os
+
+    from envs.atari100k import resolve_games
+
+    games = resolve_games(args.games or args.benchmark)
+    seeds = parse_seeds(args.seeds)
+    if args.jobs < 1 or args.threads < 0:
+        raise UserError("--jobs must be >= 1 and --threads >= 0")
+    check_flags(games, args.preset, extra)
+    base = args.run_dir or Path("runs") / f"{args.benchmark}-{args.preset}"
+    open_suite(base, {"benchmark": args.benchmark, "preset": args.preset, "games": games,
+                      "seeds": seeds, "train_flags": extra})
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    jobs = [Job(f"{g}/seed{s}", "dqn", ["--env", g, "--preset", args.preset, "--seed", str(s),
+                                        "--threads", str(threads), *extra], base / g / f"seed{s}")
+            for s in seeds for g in games]
+    suite = Suite(jobs, args.jobs, base / "logs")
+    suite.run(on_finish=lambda _job: write_scores(base, games, seeds))
+    scores = write_scores(base, games, seeds)
+    print(json.dumps({k: scores[k] for k in ("runs_finished", "runs", "aggregates")}))
+    failed = [j.name for j in jobs if j.status == "failed"]
+    if failed:
+        print(f"rl: {len(failed)} run(s) failed: {', '.join(failed)} (logs in {base / 'logs'}); "
+              "run the same command to retry them", file=sys.stderr)
+        return 1
+    return 143 if suite.stop_signal == 15 else 130 if suite.stop_signal else 0
+
+
+def finished_runs(base: Path, games: list[str], seeds: list[int]) -> dict[str, dict[int, dict]]:
+    out: dict[str, dict[int, dict]] = {}
+    for game in games:
+        for seed in seeds:
+            path = base / game / f"seed{seed}" / "summary.json"
+            if path.is_file():
+                out.setdefault(game, {})[seed] = json.loads(path.read_text())
+    return out
+
+
+def write_scores(base: Path, games: list[str], seeds: list[int]) -> dict[str, Any]:
+    """scores.json, scores.md and the plots, from every finished run so far."""
+    import numpy as np
+
+    from envs.atari100k import GAMES, PUBLISHED, normalized
+    from rl.aggregate import aggregates, plot_aggregates, plot_profile
+
+    runs = finished_runs(base, games, seeds)
+    rows = per_game_rows(runs)
+    # rliable needs as many runs of every game: the seeds every scored game has finished
+    scored = [g for g in runs if normalized(g, 0.0) is not None]
+    common = sorted(set.intersection(*(set(runs[g]) for g in scored))) if scored else []
+    result: dict[str, Any] = {"runs": len(games) * len(seeds),
+                              "runs_finished": sum(len(v) for v in runs.values()),
+                              "games_scored": scored, "seeds_aggregated": common,
+                              "per_game": rows, "aggregates": None, "published": PUBLISHED}
+    if scored and common:
+        matrix = np.array([[normalized(g, runs[g][s]["mean_return"]) for g in scored]
+                           for s in common])
+        result["aggregates"] = aggregates(matrix)
+        label = f"ours ({len(scored)} games x {len(common)} seeds)"
+        plot_aggregates(result["aggregates"], base / "aggregates.png", label, PUBLISHED)
+        plot_profile(matrix, base / "performance_profile.png", label)
+    atomic_write_text(base / "scores.json", json.dumps(result, indent=1))
+    atomic_write_text(base / "scores.md", markdown(result, len(games) == len(GAMES)))
+    return result
+
+
+def per_game_rows(runs: dict[str, dict[int, dict]]) -> list[dict[str, Any]]:
+    import numpy as np
+
+    from envs.atari100k import normalized
+
+    rows = []
+    for game, by_seed in runs.items():
+        means = [s["mean_return"] for s in by_seed.values()]
+        row = {"game": game, "seeds": sorted(by_seed), "score": round(float(np.mean(means)), 1),
+               "per_seed": {str(k): round(v["mean_return"], 1) for k, v in by_seed.items()},
+               "per_seed_ci95": {str(k): v.get("mean_return_ci95") for k, v in by_seed.items()},
+               "normalized": None, "train_time_s": [v.get("train_time_s") for v in
+                                                   by_seed.values()]}
+        if (norm := normalized(game, row["score"])) is not None:
+            row["normalized"] = round(norm, 3)
+        rows.append(row)
+    return rows
+
+
+def markdown(result: dict[str, Any], whole_benchmark: bool) -> str:
+    from envs.atari100k import HUMAN, PUBLISHED, RANDOM
+
+    lines = [f"{result['runs_finished']} of {result['runs']} runs finished"
+             + ("" if whole_benchmark else " (a subset of the 26 games)") + ".", ""]
+    if result["aggregates"]:
+        n, k = len(result["games_scored"]), len(result["seeds_aggregated"])
+        lines += [f"Aggregates over {n} games x {k} seed(s), human-normalised, 95% "
+                  "stratified-bootstrap intervals (rliable):", "",
+                  "| | ours | " + " | ".join(PUBLISHED) + " |",
+                  "| --- | --- |" + " --- |" * len(PUBLISHED)]
+        for name, agg in result["aggregates"].items():
+            published = [PUBLISHED[a].get(name) for a in PUBLISHED]
+            lines.append(f"| {name} | {agg['value']:.3f} [{agg['ci95'][0]:.3f}, "
+                         f"{agg['ci95'][1]:.3f}] | "
+                         + " | ".join("" if p is None else f"{p:.3f}" for p in published) + " |")
+        lines.append("")
+    lines += ["| game | ours (mean over seeds) | 95% interval (one seed) | normalised | random "
+              "| human |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in result["per_game"]:
+        ci = next(iter(row["per_seed_ci95"].values()))
+        norm = "" if row["normalized"] is None else f"{row['normalized']:.3f}"
+        lines.append(f"| {row['game']} | {row['score']:g} ({len(row['seeds'])} seeds) | "
+                     f"{ci} | {norm} | {RANDOM.get(row['game'], '')} | "
+                     f"{HUMAN.get(row['game'], '')} |")
+    return "\n".join(lines) + "\n"
