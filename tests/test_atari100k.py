@@ -1,0 +1,159 @@
+"""The Atari 100k pieces: C51's projection, noisy layers, DrQ's shift, life loss for learning
+only, the replay across a resume, and `rl suite` killed and continued."""
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from agents.dqn.network import project_distribution, random_shift
+from conftest import rl, rl_popen
+from rl.heads import NoisyLinear, QHead
+from rl.run import load_checkpoint, read_metrics
+
+# the 100k protocol (drq_eps) on a budget a test can afford
+TINY = ["--steps", "600", "--learning-starts", "200", "--checkpoint-every", "300",
+        "--log-every", "100", "--final-eval-episodes", "2", "--eval-envs", "2",
+        "--max-episode-steps", "200", "--buffer-size", "2000", "--threads", "1",
+        "--no-progress"]
+
+
+def test_categorical_projection_by_hand():
+    support = torch.linspace(-2.0, 2.0, 5)          # atoms -2 -1 0 1 2, spacing 1
+    uniform = torch.full((1, 5), 0.2)
+    # R + 0.5 z = -0.5, 0, 0.5, 1, 1.5: a half-way atom splits its mass between neighbours
+    out = project_distribution(uniform, torch.tensor([0.5]), torch.tensor([0.5]), support)
+    torch.testing.assert_close(out, torch.tensor([[0.0, 0.1, 0.4, 0.4, 0.1]]))
+    # a terminal step (discount 0) puts everything on R, clipped to the support's ends
+    out = project_distribution(uniform.repeat(2, 1), torch.tensor([3.0, -0.25]),
+                               torch.zeros(2), support)
+    torch.testing.assert_close(out, torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0],
+                                                  [0.0, 0.25, 0.75, 0.0, 0.0]]))
+
+
+def test_a_noisy_layer_without_noise_is_a_plain_layer():
+    layer, x = NoisyLinear(6, 3), torch.randn(4, 6)
+    layer.eval()
+    torch.testing.assert_close(layer(x), F.linear(x, layer.weight_mu, layer.bias_mu))
+    layer.train()
+    layer.reset_noise()
+    assert not torch.allclose(layer(x), F.linear(x, layer.weight_mu, layer.bias_mu))
+
+
+def test_a_distributional_dueling_head_gives_each_action_a_distribution():
+    head = QHead(8, 4, dueling=True, atoms=51, noisy=True).eval()
+    logits = head(torch.randn(3, 8))
+    assert logits.shape == (3, 4, 51)
+
+
+def test_random_shift_moves_each_stack_by_at_most_four_pixels_with_replicated_edges():
+    frames = np.arange(2 * 3 * 10 * 12, dtype=np.int64).reshape(2, 3, 10, 12).astype(np.uint8)
+    out = random_shift(frames, np.random.default_rng(0))
+    padded = np.pad(frames, ((0, 0), (0, 0), (4, 4), (4, 4)), mode="edge")
+    for i in range(2):  # each output is one window of the padded stack, all frames alike
+        windows = [(dy, dx) for dy in range(9) for dx in range(9)
+                   if np.array_equal(out[i], padded[i, :, dy:dy + 10, dx:dx + 12])]
+        assert len(windows) >= 1
+
+
+def test_a_lost_life_is_terminal_for_learning_while_the_game_plays_on():
+    from agents.dqn import defaults_for
+    from agents.dqn.config import Config
+    from agents.dqn.play import Actors
+    from agents.dqn.train import make_replay, spaces
+    from rl.config import build_config
+
+    layers = {"env": "Breakout", "preset": "drq_eps", "buffer_size": 5000}
+    cfg = build_config(Config, defaults_for(layers), layers)
+    replay = make_replay(cfg, spaces(cfg)[0])
+    actors, rng = Actors(cfg, replay), np.random.default_rng(0)
+    actors.reset(seed=0)
+    for _ in range(1500):
+        actors.send(rng.integers(4, size=1))
+        actors.receive()
+    actors.envs.close()
+    ends = int(replay.terminated[:replay.written].sum())
+    assert actors.episodes >= 3
+    # Breakout has 5 lives: every finished game holds 5 learning ends, plus the current game's
+    assert 5 * actors.episodes <= ends < 5 * (actors.episodes + 1)
+
+
+def replay_of(path: Path) -> dict:
+    return load_checkpoint(path)["replay"]
+
+
+def test_a_resumed_100k_run_keeps_its_replay(workdir: Path):
+    args = ["train", "dqn", "--env", "Pong", "--preset", "drq_eps", *TINY]
+    rl(*args, "--run-dir", "whole", cwd=workdir, check=True)
+    proc = rl_popen(*args, "--run-dir", "cut", cwd=workdir)
+    latest = workdir / "cut" / "checkpoints" / "latest.pt"
+    while not latest.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    proc.kill()  # kill -9 at step 300's checkpoint (or just after)
+    proc.communicate()
+    resumed = rl("train", "dqn", "--resume", "cut", "--no-progress", cwd=workdir, check=True)
+    assert "with its replay (301 transitions)" in resumed.stderr
+    whole, cut = replay_of(workdir / "whole" / "checkpoints" / "latest.pt"), \
+        replay_of(workdir / "cut" / "checkpoints" / "latest.pt")
+    # everything stored before the kill is there, as an uninterrupted run stored it: 301
+    # frames and the 300 transitions between them (the resumed run starts a fresh episode)
+    assert torch.equal(whole["frames"][:301], cut["frames"][:301])
+    for key in ("actions", "rewards", "terminated"):
+        assert torch.equal(whole[key][:300], cut[key][:300]), key
+    summary = json.loads(resumed.stdout)
+    assert summary["steps"] == 600 and summary["replay_bytes_per_transition"] <= 7_200
+    assert [int(r["step"]) for r in read_metrics(workdir / "cut" / "metrics.csv")] == \
+        list(range(100, 601, 100))
+
+
+def test_without_a_saved_replay_a_resumed_run_refills_it_first(workdir: Path):
+    rl("train", "dqn", "--env", "Pong", "--preset", "drq_eps", *TINY, "--steps", "300",
+       "--no-save-replay", "--run-dir", "run", cwd=workdir, check=True)
+    out = rl("train", "dqn", "--resume", "run", "--steps", "400", "--no-progress",
+             "--final-eval-episodes", "1", cwd=workdir, check=True)
+    assert "refilling it for 200 steps before learning again" in out.stderr
+    rows = read_metrics(workdir / "run" / "metrics.csv")
+    assert rows[-1]["step"] == "400" and rows[-1]["loss"] == ""  # no update during the refill
+
+
+SUITE = ["suite", "atari100k", "--games", "Pong,Boxing", "--seeds", "0", "--run-dir", "s",
+         "--", *TINY[:TINY.index("--threads")], "--steps", "400"]
+
+
+def test_a_suite_killed_with_sigkill_finishes_every_run_once(workdir: Path):
+    proc = rl_popen(*SUITE, cwd=workdir)
+    boxing = workdir / "s" / "Boxing" / "seed0" / "checkpoints" / "latest.pt"
+    t0 = time.time()
+    while not boxing.exists():  # Pong has finished, Boxing is under way
+        assert proc.poll() is None and time.time() - t0 < 300, proc.stderr.read()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    again = rl(*SUITE, cwd=workdir, check=True)
+    assert "Pong/seed0: started" not in again.stderr and "Boxing/seed0: resumed" in again.stderr
+    for game in ("Pong", "Boxing"):
+        steps = [int(r["step"]) for r in read_metrics(workdir / "s" / game / "seed0" /
+                                                      "metrics.csv")]
+        assert steps == list(range(100, 401, 100)), game  # no row lost or logged twice
+    pong_log = (workdir / "s" / "logs" / "Pong-seed0.log").read_text()
+    assert pong_log.count("$ ") == 1  # started once, never redone
+    scores = json.loads((workdir / "s" / "scores.json").read_text())
+    assert scores["runs_finished"] == 2 and scores["aggregates"]["iqm"]["ci95"]
+    assert (workdir / "s" / "aggregates.png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--games", "Pong,Brekout"], "unknown Atari game 'Brekout' (did you mean 'Breakout'?)"),
+    (["--preset", "drq"], "unknown value 'drq'"),
+    (["--", "--lr", "-1"], "--lr must be > 0.0"),
+])
+def test_a_suite_with_a_bad_game_preset_or_flag_starts_nothing(workdir: Path, args, message):
+    out = rl("suite", "atari100k", "--run-dir", "s", *args, cwd=workdir)
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.splitlines()) == 1
+    assert not (workdir / "s").exists()
