@@ -208,3 +208,100 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
             "openspiel_mcts_positions_per_s": round(reference, 1),
             "batched_vs_one_at_a_time": round(batched / single, 3),
             "batched_vs_openspiel": round(batched / reference, 3)}
+
+
+def _rate(fn: Any, seconds: float) -> float:
+    """Calls per second of fn over about `seconds`, after two warm-up calls."""
+    fn()
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def _plain_update(obs_shape: tuple[int, ...], n_actions: int, seed: int) -> Any:
+    """The reference: a plain PyTorch Double DQN update of the Nature CNN on 32 frames
+    (online forward on observations and next observations, target forward, backward, Adam)."""
+    import copy
+
+    from rl.backbones import make_backbone
+
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(make_backbone("nature", obs_shape), torch.nn.Linear(512, n_actions))
+    target, opt = copy.deepcopy(net), torch.optim.Adam(net.parameters(), lr=1e-4, eps=1.5e-4)
+    gen = torch.Generator().manual_seed(seed)
+    obs = torch.randint(0, 256, (32, *obs_shape), dtype=torch.uint8, generator=gen)
+    actions, rewards = torch.randint(0, n_actions, (32, 1), generator=gen), torch.randn(32)
+
+    def update() -> None:
+        with torch.no_grad():
+            nxt = obs.float() / 255
+            best = net(nxt).argmax(1, keepdim=True)
+            y = rewards + 0.99 * target(nxt).gather(1, best).squeeze(1)
+        q = net(obs.float() / 255).gather(1, actions).squeeze(1)
+        loss = torch.nn.functional.smooth_l1_loss(q, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return update
+
+
+def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10.0,
+                 seed: int = 0) -> dict[str, Any]:
+    """Where a preset's training step spends its time, and its gradient updates per second
+    against a plain PyTorch update and against the machine's limit: the update's FLOPs
+    (counted by torch) at the rate this machine multiplies fp32 matrices (a 1024^3 GEMM)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from agents.dqn import Learner, defaults_for
+    from agents.dqn.config import Config, atari_options
+    from agents.dqn.train import make_replay, spaces
+    from envs import make_single_env
+    from rl.config import build_config
+    from rl.run import LossGuard
+
+    layers = {"env": env, "preset": preset, "seed": seed}
+    cfg = build_config(Config, defaults_for(layers), layers)
+    obs_shape, n_actions = spaces(cfg)
+    rng = np.random.default_rng(seed)
+    replay = make_replay(cfg, obs_shape)
+    replay.start(rng.integers(0, 256, (1, *obs_shape[1:]), dtype=np.uint8))
+    for _ in range(5_000):  # random frames: the cost of sampling does not depend on content
+        replay.add(rng.integers(n_actions, size=1), rng.standard_normal(1).astype(np.float32),
+                   rng.random(1) < 0.01, np.zeros(1, bool),
+                   rng.integers(0, 256, (1, *obs_shape[1:]), dtype=np.uint8), np.zeros(1, bool))
+    learner, guard = Learner(cfg, obs_shape, n_actions, "cpu"), LossGuard()
+    batch = replay.sample(cfg.batch_size)
+    game = make_single_env(cfg.env, atari_options(cfg))
+    game.reset(seed=seed)
+    stepped = lambda: game.step(int(rng.integers(n_actions)))[2] and game.reset()  # noqa: E731
+    with FlopCounterMode(display=False) as counter:
+        learner.update(batch, guard)
+    flops = counter.get_total_flops()
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    gemm = _rate(lambda: torch.mm(a, b), seconds / 4) * 2 * 1024 ** 3
+    parts = {"replay_sample": _rate(lambda: replay.sample(cfg.batch_size), seconds / 4),
+             "augmentation": _rate(lambda: (learner.augmented(batch.obs),
+                                            learner.augmented(batch.next_obs)), seconds / 4),
+             "act_one_frame": _rate(lambda: learner.act(batch.obs[:1], 0.0, rng, n_actions),
+                                    seconds / 4),
+             "env_step": _rate(stepped, seconds / 4)}
+    # ours and the reference alternate, so a drift of a shared machine hits both
+    plain, ours = _plain_update(obs_shape, n_actions, seed), []
+    update = lambda: learner.update(replay.sample(cfg.batch_size), guard)  # noqa: E731
+    reference = []
+    for _ in range(2):
+        ours.append(_rate(update, seconds / 4))
+        reference.append(_rate(plain, seconds / 4))
+    game.close()
+    ours_rate, plain_rate = float(np.median(ours)), float(np.median(reference))
+    limit = gemm / flops
+    return {"preset": preset, "env": env, "torch_threads": torch.get_num_threads(),
+            "updates_per_s": round(ours_rate, 1), "plain_updates_per_s": round(plain_rate, 1),
+            "ratio": round(ours_rate / plain_rate, 3), "gflop_per_update": round(flops / 1e9, 3),
+            "gemm_gflops": round(gemm / 1e9, 1), "limit_updates_per_s": round(limit, 1),
+            "of_limit": round(ours_rate / limit, 3),
+            "ms": {"update_with_sampling": round(1000 / ours_rate, 2),
+                   **{k: round(1000 / v, 3) for k, v in parts.items()}}}

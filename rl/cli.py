@@ -113,11 +113,15 @@ def main_parser() -> Parser:
     bench = sub.add_parser("bench", help="measure us against the reference implementation",
                            description="Benchmarks run ours and the reference in the same "
                            "process sequence and report the ratio.")
-    bench.add_argument("what", choices=["dqn", "classifier", "selfplay"],
-                       help="dqn: our DQN vs stable-baselines3's; classifier: our training "
+    bench.add_argument("what", choices=["dqn", "update", "classifier", "selfplay"],
+                       help="dqn: our DQN vs stable-baselines3's; update: a DQN preset's "
+                       "gradient updates/s vs a plain PyTorch update and the machine's limit, "
+                       "and where a training step's time goes; classifier: our training "
                        "loop vs a plain PyTorch loop; selfplay: batched vs one-at-a-time "
                        "search vs open_spiel's MCTSBot")
     bench.add_argument("--env", default="Pong", help="env to train on (default Pong)")
+    bench.add_argument("--preset", default="drq_eps", choices=["der", "drq_eps"],
+                       help="update: the DQN preset timed (default drq_eps)")
     bench.add_argument("--steps", type=int, default=2000,
                        help="training-phase steps timed for each (default 2000)")
     bench.add_argument("--learning-starts", type=int, default=1000,
@@ -459,6 +463,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for name in ("steps", "learning_starts", "buffer_size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.what == "update":
+        from agents.bench import bench_update
+
+        result = bench_update(args.preset, args.env)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=1))
+        return 0
     if args.what == "selfplay":
         from agents.bench import bench_selfplay
 
