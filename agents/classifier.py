@@ -7,6 +7,7 @@ misclassified test images; `rl eval DIR` reports accuracy in fp32, bf16 and fp16
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from rl.errors import UserError
 from rl.heads import ClassifierHead
 from rl.loop import Loop
 from rl.plots import plot_learning_curve, save_figure
-from rl.precision import use_amp
+from rl.precision import emulation_note, native_here, use_amp
 from rl.run import Run, RunOptions, check_checkpoint_meta
 from rl.stats import wilson
 
@@ -105,8 +106,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
-    """Config defaults for the dataset: a recipe where one was measured, the fields' otherwise."""
-    return dict(PRESETS.get(layers.get("dataset", Config.dataset), {}))
+    """Config defaults for the dataset: a recipe where one was measured, the fields' otherwise
+    (its bf16 only where this machine computes bf16 natively)."""
+    return native_here(PRESETS.get(layers.get("dataset", Config.dataset), {}), "amp")
 
 
 def balanced_subset(data: ImageData, n: int, seed: int) -> ImageData:
@@ -397,9 +399,16 @@ def accuracy(pred: torch.Tensor, truth: torch.Tensor) -> tuple[float, list[float
 
 
 def evaluate(run: Run, args: Any) -> dict[str, Any]:
-    """`rl eval DIR [--precision fp32|bf16|fp16|all]`: test accuracy at each precision."""
+    """`rl eval DIR [--precision auto|fp32|bf16|fp16|all]`: test accuracy at each precision;
+    auto: fp32 and the reduced precisions this machine computes natively."""
     cfg, data, state = load_network(run, args.checkpoint)
-    wanted = list(PRECISIONS) if getattr(args, "precision", "all") == "all" else [args.precision]
+    asked = getattr(args, "precision", "auto")
+    cpu = torch.device("cpu")
+    wanted = [n for n in PRECISIONS if n == "fp32" or emulation_note(n, cpu) is None] \
+        if asked == "auto" else list(PRECISIONS) if asked == "all" else [asked]
+    for name in wanted:
+        if asked != "auto" and (note := emulation_note(name, cpu)):
+            print(note, file=sys.stderr)
     out: dict[str, Any] = {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
                            "checkpoint": args.checkpoint, "test_images": len(data.test_x)}
     for name in wanted:
@@ -436,10 +445,25 @@ def evaluate_ensemble(runs: list[Run], args: Any) -> dict[str, Any]:
             "best_member_accuracy": max(m["accuracy"] for m in members), "members": members}
 
 
-def predict_images(run: Run, images: list[Path], checkpoint: str = "best",
-                   top: int = 3) -> list[dict[str, Any]]:
+# data sets whose images are light strokes on a dark background (MNIST's convention)
+DARK_BACKGROUND = ("mnist", "mnist-10k", "fashion-mnist")
+
+
+def looks_inverted(image: torch.Tensor, dataset: str) -> bool:
+    """Whether an image is dark-on-light while the training images are light-on-dark: its
+    border (the background, in a centred picture) is mostly bright."""
+    if dataset not in DARK_BACKGROUND:
+        return False
+    border = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0],
+                        image[..., :, -1]], dim=-1)
+    return float(border.float().mean()) > 127.5
+
+
+def predict_images(run: Run, images: list[Path], checkpoint: str = "best", top: int = 3,
+                   invert: str = "auto") -> list[dict[str, Any]]:
     """`rl predict RUN IMAGE...`: each image converted as the training images were (size,
-    channels), and the most probable classes."""
+    channels, and polarity: `invert` auto flips a dark-on-light image for a network trained on
+    light-on-dark ones, and says so), and the most probable classes."""
     from rl.imagefolder import load_image
 
     cfg = saved_config(Config, run.config)
@@ -452,12 +476,19 @@ def predict_images(run: Run, images: list[Path], checkpoint: str = "best",
         CLASS_NAMES.get(cfg.dataset, [str(i) for i in range(meta["classes"])])
     model = Classifier(make_backbone(cfg.backbone, shape), len(classes))
     model.load_state_dict(state["model"])
-    batch = torch.stack([load_image(p, shape[1], shape[0]) for p in images])
+    loaded = [load_image(p, shape[1], shape[0]) for p in images]
+    flip = [invert == "yes" or (invert == "auto" and looks_inverted(x, cfg.dataset))
+            for x in loaded]
+    batch = torch.stack([255 - x if f else x for x, f in zip(loaded, flip)])
     probs = torch.softmax(predict(model, batch, torch.device("cpu")), 1)
     out = []
-    for path, p in zip(images, probs):
+    for path, p, flipped in zip(images, probs, flip):
         best = torch.argsort(p, descending=True)[:top].tolist()
-        out.append({"image": str(path), "top": [{"class": classes[i],
-                                                 "probability": round(float(p[i]), 4)}
-                                                for i in best]})
+        result = {"image": str(path), "top": [{"class": classes[i],
+                                               "probability": round(float(p[i]), 4)}
+                                              for i in best], "inverted": flipped}
+        if flipped and invert == "auto":
+            result["note"] = (f"dark on light, unlike {cfg.dataset}'s light-on-dark images: "
+                              "inverted (--invert no keeps it as it is)")
+        out.append(result)
     return out

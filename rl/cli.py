@@ -28,6 +28,7 @@ from rl.config import (
 )
 from rl.distributed import Group
 from rl.errors import UserError, did_you_mean
+from rl.present import as_text, rounded
 from rl.run import Run, RunOptions
 
 EXAMPLES = """examples:
@@ -89,9 +90,11 @@ def main_parser() -> Parser:
                     help="best, latest, another name in DIR/checkpoints (pretrained) or a "
                     "path to a checkpoint file (default best)")
     ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
-    ev.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="all",
-                    help="classifiers: numeric precision(s) to report accuracy at (default all); "
-                    "self-play agents: the search's, fp32 or bf16 (default: the run's)")
+    ev.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "all"],
+                    default="auto", help="classifiers: numeric precision(s) to report accuracy "
+                    "at (default auto: fp32, and bf16/fp16 where this machine computes them "
+                    "natively); self-play agents: the search's, fp32 or bf16 (default: the "
+                    "run's, where native). An emulated precision asked for is run, with a note")
     ev.add_argument("--opponent", help="self-play agents: random, minimax, minimax:DEPTH, mcts:N "
                     "(open_spiel's MCTSBot), gtp:COMMAND (a GTP engine such as GNU Go) or "
                     "another run directory (default random)")
@@ -109,7 +112,9 @@ def main_parser() -> Parser:
                     help="seconds a GTP engine may take to answer with a core to "
                     "itself (default 60; times the games sharing each core)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    sub.add_parser("envs", help="list the environment ids that --env accepts")
+    sub.add_parser("envs", help="list the environment ids that --env accepts",
+                   description="List the environments `rl train dqn|qlearning --env` can make "
+                   "on this machine: gymnasium's ids, then the Atari games by short name.")
     bench = sub.add_parser("bench", help="measure us against the reference implementation",
                            description="Benchmarks run ours and the reference in the same "
                            "process sequence and report the ratio.")
@@ -199,6 +204,10 @@ def main_parser() -> Parser:
     pred.add_argument("images", type=Path, nargs="+", help="image files (PNG, JPEG, ...)")
     pred.add_argument("--checkpoint", default="best", help="best, latest or a path (default best)")
     pred.add_argument("--top", type=int, default=3, help="classes to show (default 3)")
+    pred.add_argument("--invert", choices=["auto", "yes", "no"], default="auto",
+                      help="swap dark and light: auto does it (and says so) when an image is "
+                      "dark on light and the training images were light on dark, as MNIST's "
+                      "are (default auto)")
     pred.add_argument("--json", action="store_true", help="one JSON object per image")
 
     gtp = sub.add_parser("gtp", help="a trained Go agent as a GTP engine (Sabaki, GoGui, twogtp)",
@@ -214,6 +223,8 @@ def main_parser() -> Parser:
     export.add_argument("--out", type=Path, required=True, help="folder to write")
     export.add_argument("--checkpoint", default="best",
                         help="best, latest or a path (default best)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an agent folder already at --out")
 
     from rl.commands.suite import add_parser as add_suite
 
@@ -239,7 +250,8 @@ def train_parser(algo: str, module: Any) -> Parser:
                      help="continue the run in DIR from its latest checkpoint")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --run-dir")
     run.add_argument("--seeds", metavar="S1,S2,...", help="one run per seed, one after the other, "
-                     "in --run-dir/seed<S> (compare them with `rl compare DIR/seed*`)")
+                     "in --run-dir/seed<S> (compare them with `rl compare DIR/seed*`); their "
+                     "summaries print as JSON Lines, one object per line")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="where networks run (default auto: cuda when present)")
     run.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
@@ -276,7 +288,7 @@ def default_run_dir(run_name: str) -> Path:
     return path
 
 
-def cmd_train(algo: str | None, rest: list[str]) -> int:
+def cmd_train(algo: str | None, rest: list[str], compact: bool = False) -> int:
     from agents import ALGORITHMS, load_algorithm
 
     if algo is None:
@@ -303,7 +315,7 @@ def cmd_train(algo: str | None, rest: list[str]) -> int:
         group.share(None)
         raise
     group.share(str(run.path))
-    return execute(module, cfg, run, opts, resume=resume, fresh=not resume)
+    return execute(module, cfg, run, opts, resume=resume, fresh=not resume, compact=compact)
 
 
 def train_seeds(algo: str, rest: list[str], args: argparse.Namespace) -> int:
@@ -322,7 +334,8 @@ def train_seeds(algo: str, rest: list[str], args: argparse.Namespace) -> int:
         j = own.index("--run-dir")
         own = own[:j] + own[j + 2:]
     for seed in seeds:
-        code = cmd_train(algo, [*own, "--seed", str(seed), "--run-dir", str(base / f"seed{seed}")])
+        code = cmd_train(algo, [*own, "--seed", str(seed), "--run-dir", str(base / f"seed{seed}")],
+                         compact=True)
         if code:
             return code
     return 0
@@ -379,7 +392,7 @@ def run_options(opts: RunOptions) -> dict[str, Any]:
 
 
 def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
-            fresh: bool) -> int:
+            fresh: bool, compact: bool = False) -> int:
     """Train; a fresh run that fails on user input leaves no directory behind."""
     from rl import distributed
 
@@ -389,6 +402,8 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
     except UserError:
         if fresh and not run.has_checkpoint():
             run.discard()
+        elif resume:
+            run.revert_config()
         raise
     except FloatingPointError as e:  # diverged: keep the last good checkpoint, say so
         kept = (f"the last good checkpoint is {run.checkpoint_path()}" if run.has_checkpoint()
@@ -407,9 +422,9 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
         return run.stop.exit_code
     if run.guard.skipped:
         summary["skipped_updates"] = run.guard.skipped
-    summary = {**summary, "run_dir": str(run.path)}
+    summary = rounded({**summary, "run_dir": str(run.path)})
     run.write_summary(summary)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary) if compact else json.dumps(summary, indent=2))
     return 0
 
 
@@ -436,24 +451,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.checkpoint = "latest"
     result = module.evaluate(run, args) if len(runs) == 1 else \
         module.evaluate_ensemble(runs, args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        width = max(map(len, result))
-        for k, v in result.items():
-            print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    print(json.dumps(rounded(result)) if args.json else as_text(result))
     return 0
 
 
 def cmd_envs() -> int:
+    """The ids `--env` accepts here: gymnasium's whose dependencies are installed, then the
+    Atari games by short name (ALE/<Game>-v5 works too); the rest are counted, not listed."""
+    import importlib
+
     import gymnasium as gym
 
     from envs.atari import atari_games
 
     games = atari_games()  # registers ALE's ids too
-    for env_id in sorted(gym.registry):
-        print(env_id)
-    print(f"\nAtari games by short name (DQN preprocessing): {' '.join(games)}")
+    usable, missing = [], 0
+    for env_id, spec in sorted(gym.registry.items()):
+        if env_id.startswith("ALE/") or not isinstance(spec.entry_point, str):
+            continue
+        try:  # mujoco and box2d envs fail here when their packages are absent
+            importlib.import_module(spec.entry_point.split(":")[0])
+            usable.append(env_id)
+        except Exception:  # noqa: BLE001 - any failure means the env cannot be made here
+            missing += 1
+    print("\n".join(usable))
+    print(f"\nAtari games by short name (DQN preprocessing; ALE/<Game>-v5 also works), "
+          f"{len(games)}:\n{' '.join(games)}")
+    if missing:
+        print(f"\n{missing} more gymnasium ids need packages that are not installed (MuJoCo, "
+              "Box2D, jax): `pip install 'gymnasium[mujoco,box2d]'` adds most")
     return 0
 
 
@@ -595,12 +621,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")
-    for result in predict_images(Run.open(args.run_dir), args.images, args.checkpoint, args.top):
+    for result in predict_images(Run.open(args.run_dir), args.images, args.checkpoint, args.top,
+                                 args.invert):
         if args.json:
             print(json.dumps(result))
         else:
             ranked = ", ".join(f"{t['class']} {t['probability']:.1%}" for t in result["top"])
-            print(f"{result['image']}: {ranked}")
+            note = f"  ({result['note']})" if "note" in result else ""
+            print(f"{result['image']}: {ranked}{note}")
     return 0
 
 
@@ -619,7 +647,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     run = Run.open(args.run_dir)
     module = load_algorithm(run.config["algo"])
-    print(json.dumps(export_run(run, args.out, args.checkpoint, module.EXPORT_KEYS)))
+    print(json.dumps(export_run(run, args.out, args.checkpoint, module.EXPORT_KEYS,
+                                       args.overwrite)))
     return 0
 
 

@@ -58,8 +58,10 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
         tp = _base_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         flag = "--" + f.name.replace("_", "-")
+        # a None default means what the help says (e.g. "default: the env's own")
+        shown = "" if default is None else f" (default: {default})"
         kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
-                              "help": f"{f.metadata.get('help', '')} (default: {default})"}
+                              "help": f"{f.metadata.get('help', '')}{shown}"}
         if tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
         elif get_origin(tp) is Literal:

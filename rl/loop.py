@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rl.errors import UserError
 from rl.progress import TrainingProgress
 from rl.run import Run, RunOptions, check_checkpoint_meta
 from rl.tracking import Trackers
@@ -62,6 +63,10 @@ class Loop:
 
     def begin(self, columns: Sequence[str], *, total: int, done: int, label: str,
               plot: Callable[[Run], None], unit: str = "steps") -> None:
+        if self.resumed and done > total:
+            raise UserError(f"{self.run.path} has trained {done:,} {unit} already, more than the "
+                            f"{total:,} asked: --resume extends a budget but cannot shrink one "
+                            "(start a new run for a smaller one)")
         self.total, self.plot = total, plot
         self.metrics = self.run.open_metrics(columns, keep_rows=self.keep_rows)
         self.trackers = Trackers(self.run.path, self.run.config, tensorboard=self.opts.tensorboard,

@@ -1,5 +1,10 @@
-"""Where bfloat16 autocast pays: CUDA, and CPUs that compute in bf16 natively (AMX or
-AVX512-BF16, through oneDNN). Elsewhere the CPU emulates bf16 and runs slower than fp32."""
+"""Where reduced precision pays: CUDA, and CPUs that compute in bf16 (AMX or AVX512-BF16) or
+fp16 (AMX-FP16, AVX512-FP16) natively, through oneDNN. Elsewhere the CPU emulates them, several
+times slower than fp32.
+
+The one rule, for every command and preset: a reduced precision is used or reported only where
+the hardware computes it natively, or when the user asks for it explicitly (then with a
+one-line note of its cost)."""
 from __future__ import annotations
 
 import sys
@@ -21,3 +26,31 @@ def use_amp(requested: bool, device: torch.device) -> bool:
               file=sys.stderr)
         return False
     return requested
+
+
+def fp16_native(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+
+
+def here() -> torch.device:
+    """The device a run with --device auto will use."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def native_here(preset: dict, *keys: str) -> dict:
+    """A preset's bf16 switches (`keys`), kept on only where this machine computes bf16
+    natively: a recipe measured on an AMX CPU must not slow down an AVX2 one."""
+    if bf16_native(here()):
+        return dict(preset)
+    return {**preset, **{k: False for k in keys if k in preset}}
+
+
+def emulation_note(name: str, device: torch.device) -> str | None:
+    """The one-line note for a reduced precision asked for where it is emulated."""
+    native = {"bf16": bf16_native, "fp16": fp16_native}.get(name)
+    if native is None or native(device):
+        return None
+    return (f"note: {name} is emulated on this {device.type} (no native {name} instructions): "
+            "expect several times fp32's time")

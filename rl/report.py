@@ -31,19 +31,33 @@ def x_axis(rows: list[dict[str, str]]) -> str:
     return next((x for x in X_AXES if rows and x in rows[0]), "step")
 
 
-def seed_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Runs of one setting (the same config but for the seed) form a group, named by what
-    sets it apart from the other groups."""
+def task(config: dict) -> str:
+    """What a run learns: its algorithm and env, game or data set."""
+    what = config.get("env") or config.get("game") or config.get("dataset")
+    return f"{config.get('algo')} {what}"
+
+
+def seed_groups(runs: Sequence[Run], most: int = 3) -> dict[str, list[Run]]:
+    """Runs of one setting (the same config but for the seed) form a group, named briefly by
+    what sets it apart: the algorithm and task when those differ, else at most `most` of the
+    options that differ, values shortened."""
     def setting(run: Run) -> dict:
         return {k: v for k, v in run.config.items() if k not in ("seed", "run")}
 
     keys = {k for r in runs for k in setting(r)}
     differs = sorted(k for k in keys if len({repr(setting(r).get(k)) for r in runs}) > 1)
+    tasks = {task(r.config) for r in runs}
     groups: dict[str, list[Run]] = {}
     for r in runs:
         cfg = setting(r)
-        label = ", ".join(f"{k}={cfg.get(k)}" for k in differs) or \
-            f"{cfg.get('algo')} {cfg.get('env') or cfg.get('game') or cfg.get('dataset')}"
+        label = task(cfg)
+        if differs and len(tasks) == 1:
+            shown = [f"{k}={str(cfg.get(k))[:20]}" for k in differs[:most]]
+            more = f" +{len(differs) - most} more" if len(differs) > most else ""
+            label = ", ".join(shown) + more
+        elif len(tasks) > 1 and len({repr(setting(o)) for o in runs
+                                     if task(o.config) == task(cfg)}) > 1:
+            label = f"{label} ({r.path.name})"  # several settings of one task
         groups.setdefault(label, []).append(r)
     return groups
 
@@ -71,17 +85,26 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> dict:
     from rl.plots import column, draw_series, save_figure
 
     runs = [Run.open(d) for d in run_dirs]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    tasks = list(dict.fromkeys(task(r.config) for r in runs))  # one panel per task
+    fig, axes = plt.subplots(1, len(tasks), figsize=(8 if len(tasks) == 1 else 5 * len(tasks),
+                                                     4.2), squeeze=False)
+    panel = dict(zip(tasks, axes[0]))
     axis, summary = None, {}
     for label, group in seed_groups(runs).items():
+        ax = panel[task(group[0].config)]
         series = []
         for r in group:
             rows = read_metrics(r.path / "metrics.csv")
             axis = axis or x_axis(rows)
             xs, ys = column(rows, axis, metric)
             if xs.size == 0:
-                names = ", ".join(k for k in (rows[0] if rows else {}) if k not in X_AXES)
-                raise UserError(f"{r.path} has no {metric!r} values (its metrics: {names})")
+                names = [k for k in (rows[0] if rows else {}) if k not in X_AXES]
+                if metric in names:  # the column is there, every row leaves it empty
+                    raise UserError(f"{r.path} logged no {metric!r} value in its {len(rows)} "
+                                    f"rows: it comes from evaluations, and this run had none "
+                                    "(compare another metric, or give it a smaller --eval-every)")
+                raise UserError(f"{r.path} has no {metric!r} column (its metrics: "
+                                f"{', '.join(names)})")
             series.append((xs, ys))
         if len(group) == 1:
             draw_series(ax, *series[0], group[0].path.name if len(runs) > 1 else label)
@@ -95,11 +118,12 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> dict:
         iqm, lo, hi = iqm_ci(np.array([ys[-1] for _, ys in series]))
         summary[label] = {"runs": len(group), "seeds": [r.config.get("seed") for r in group],
                           "last_iqm": round(iqm, 4), "last_iqm_ci95": [round(lo, 4), round(hi, 4)]}
-    ax.set_xlabel(axis)
-    ax.set_ylabel(metric)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{metric}: {len(runs)} runs")
+    for name, ax in panel.items():
+        ax.set_xlabel(axis)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"{metric}: {name}" if len(panel) > 1 else f"{metric}: {len(runs)} runs")
     fig.tight_layout()
     save_figure(fig, out)
     return {"metric": metric, "out": str(out), "groups": summary}

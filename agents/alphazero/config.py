@@ -11,6 +11,7 @@ from envs.games import resolve_game
 from rl.backbones import check_backbone
 from rl.config import opt
 from rl.errors import UserError
+from rl.precision import native_here
 
 NAME = "alphazero"
 OPPONENT_KINDS = ("random", "minimax", "mcts", "gtp")
@@ -129,4 +130,6 @@ PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-
 
 
 def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
-    return dict(PRESETS.get(resolve_game(layers.get("game", Config.game)), {}))
+    """The game's preset; its bf16 search only where this machine computes bf16 natively."""
+    return native_here(PRESETS.get(resolve_game(layers.get("game", Config.game)), {}),
+                       "search_bf16")

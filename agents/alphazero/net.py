@@ -1,6 +1,7 @@
 """The policy-value network (a shared backbone + heads) and its use as the search's evaluator."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from rl.backbones import make_backbone
 from rl.config import saved_config
 from rl.errors import UserError
 from rl.heads import PolicyValueHead
+from rl.precision import bf16_native
 from rl.run import Run, check_checkpoint_meta
 
 CPU = torch.device("cpu")
@@ -62,7 +64,11 @@ class NetEvaluator:
 
 
 def load_net(run: Run, which: str = "best") -> tuple[Config, Game, PolicyValueNet, dict]:
+    """A saved agent, to play here: its bf16 search only where this machine computes bf16
+    natively (an agent trained on an AMX CPU searches in fp32 on an AVX2 one)."""
     cfg = saved_config(Config, run.config)
+    if cfg.search_bf16 and not bf16_native(torch.device("cpu")):
+        cfg = dataclasses.replace(cfg, search_bf16=False)
     game = load_game(cfg.game)
     net = build_net(cfg, game)
     state = run.load(which)

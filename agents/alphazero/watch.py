@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from agents.alphazero.net import agent_player, load_net, net_player
 from agents.gtp import GtpServer, Referee, is_gnugo
@@ -17,6 +19,7 @@ from agents.players import RESIGN, make_player
 from envs.games import GoGame, load_game
 from envs.records import GameRecord
 from rl.errors import UserError
+from rl.precision import emulation_note
 from rl.run import Run
 
 # GNU Go judges dead stones under area rules: the referee of matches against it
@@ -40,6 +43,8 @@ def evaluate(run: Run, args: Any) -> dict[str, Any]:
     cfg, game, net, state = load_net(run, args.checkpoint)
     if args.precision in ("fp32", "bf16"):  # the search's precision (default: the run's)
         cfg = dataclasses.replace(cfg, search_bf16=args.precision == "bf16")
+        if note := emulation_note(args.precision, torch.device("cpu")):
+            print(note, file=sys.stderr)
     seed = cfg.seed + 50_000 if args.seed is None else args.seed
     agent = net_player(cfg, game, net, seed, simulations=args.simulations)
     spec = args.opponent or "random"

@@ -59,10 +59,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     actors = Actors(cfg, replay)
     rng = np.random.default_rng(cfg.seed)
     keep_replay = cfg.save_replay and replay.nbytes <= REPLAY_SAVE_LIMIT
-    step, learn_from = 0, cfg.learning_starts
+    step, learn_from, note = 0, cfg.learning_starts, ""
     if state := loop.restore(resume):
-        step, learn_from = restore(state, cfg, learner, actors, replay, rng)
+        step, learn_from, note = restore(state, cfg, learner, actors, replay, rng)
     loop.begin(COLUMNS, total=cfg.steps, done=step, label=f"{NAME} {cfg.env}", plot=plot)
+    if learn_from >= cfg.steps > step:
+        note += (f"note: --steps {cfg.steps:,} ends before learning starts (step "
+                 f"{learn_from:,}): this run collects random-policy data and never learns\n")
+    print(note, end="", file=sys.stderr)
     at = Schedules(cfg)
 
     def snapshot() -> dict[str, Any]:
@@ -73,6 +77,15 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
 
     obs = actors.reset(seed=cfg.seed + step)  # a resumed run starts fresh episodes
     stats, scores, t0, step0 = Stats(), None, time.perf_counter(), step
+
+    def log_row(scores: np.ndarray | None) -> None:
+        loop.log(step, {"step": step, "episodes": actors.episodes,
+                        "episode_return": actors.mean_return(),
+                        "episode_length": actors.mean_length(), "epsilon": at.epsilon(step),
+                        **stats.pop(), **eval_columns(scores),
+                        "steps_per_s": (step - step0) / (time.perf_counter() - t0),
+                        "replay_size": len(replay)})
+
     while loop.running(step):
         epsilon = at.epsilon(step)
         actions = learner.act(obs, epsilon, rng, n_actions, noise=cfg.noisy)
@@ -90,32 +103,33 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         prev, step = step, step + cfg.num_envs
         if cfg.tau >= 1.0 and crossed(step, prev, cfg.target_update):
             learner.sync_target()
+        last = step >= cfg.steps and cfg.final_eval  # the final evaluation makes the last row
         new_best = False
-        if crossed(step, prev, cfg.eval_every):
+        if crossed(step, prev, cfg.eval_every) and not last:
             scores = evaluate_episodes(learner, cfg, cfg.eval_episodes, cfg.seed + 10_000,
                                        cfg.eval_epsilon, n_actions, **recording(cfg, run, step))
             new_best = loop.offer(step, float(scores.mean()))
-        if crossed(step, prev, cfg.log_every) or step >= cfg.steps:
-            loop.log(step, {"step": step, "episodes": actors.episodes,
-                            "episode_return": actors.mean_return(),
-                            "episode_length": actors.mean_length(), "epsilon": epsilon,
-                            **stats.pop(), **eval_columns(scores),
-                            "steps_per_s": (step - step0) / (time.perf_counter() - t0),
-                            "replay_size": len(replay)})
+        if (crossed(step, prev, cfg.log_every) or step >= cfg.steps) and not last:
+            log_row(scores)
             scores = None
         if crossed(step, prev, cfg.checkpoint_every) or new_best:
             loop.save(snapshot(), best=new_best)
         loop.progress(step, ret=actors.mean_return(), eps=epsilon,
                       best=loop.best_score if loop.best_step else None)
     actors.envs.close()
+    final = None
+    if cfg.final_eval and step >= cfg.steps and not loop.stopped:
+        final = final_scores(learner, cfg, step, n_actions, run)
+        if step > step0:  # a resume with nothing left to train logs no second row
+            log_row(final)
     loop.close(snapshot())
     if loop.stopped:
         return {}
     return {"algo": NAME, "env": cfg.env, "steps": step, "train_episodes": actors.episodes,
             "train_time_s": round(time.perf_counter() - t0, 1),
             "steps_per_s": round((step - step0) / (time.perf_counter() - t0), 1),
-            **(final_figures(cfg, loop, learner, snapshot(), step, n_actions, run)
-               if cfg.final_eval else {}),
+            **(final_figures(cfg, loop, learner, snapshot(), step, n_actions, final)
+               if final is not None else {}),
             "replay_bytes_per_transition": round(replay.nbytes / (replay.C * replay.E), 1)}
 
 
@@ -144,10 +158,10 @@ def eval_columns(scores: np.ndarray | None) -> dict[str, float | None]:
 
 
 def restore(state: dict[str, Any], cfg: Config, learner: Learner, actors: Actors,
-            replay: FrameReplay, rng: np.random.Generator) -> tuple[int, int]:
+            replay: FrameReplay, rng: np.random.Generator) -> tuple[int, int, str]:
     """Take back a checkpoint's learner, counters and generators, and its replay if it holds
     one; without it, learning waits until --learning-starts fresh steps refill the replay.
-    Says which on stderr. Returns (step, the step learning resumes at)."""
+    Returns (step, the step learning resumes at, a line saying which)."""
     learner.load_state_dict(state)
     actors.load_state_dict(state)
     step, rng.bit_generator.state = state["step"], state["rng"]
@@ -155,13 +169,13 @@ def restore(state: dict[str, Any], cfg: Config, learner: Learner, actors: Actors
     learn_from = state.get("learn_from", cfg.learning_starts)
     if "replay" in state:
         replay.load_state_dict(state["replay"])
-        print(f"resumed at step {step:,} with its replay ({len(replay):,} transitions)",
-              file=sys.stderr)
-    elif step >= learn_from:
-        learn_from = step + cfg.learning_starts
-        print(f"resumed at step {step:,} without a saved replay: refilling it for "
-              f"{cfg.learning_starts:,} steps before learning again", file=sys.stderr)
-    return step, learn_from
+        return step, learn_from, (f"resumed at step {step:,} with its replay ({len(replay):,} "
+                                  "transitions)\n")
+    if step < learn_from:
+        return step, learn_from, f"resumed at step {step:,}, before learning starts\n"
+    return step, step + cfg.learning_starts, (
+        f"resumed at step {step:,} without a saved replay: refilling it for "
+        f"{cfg.learning_starts:,} steps before learning again\n")
 
 
 def spaces(cfg: Config) -> tuple[tuple[int, ...], int]:
@@ -199,23 +213,27 @@ def recording(cfg: Config, run: Run, step: int) -> dict[str, Any]:
     return {}
 
 
-def final_figures(cfg: Config, loop: Loop, learner: Learner, state: dict[str, Any], step: int,
-                  n_actions: int, run: Run) -> dict[str, Any]:
-    """The final network and the best checkpoint on the same fresh episodes; the better one
-    becomes best.pt and the summary's figures. The final network's first episode is recorded."""
-    def figures(**video: Any) -> dict[str, Any]:
-        scores = evaluate_episodes(learner, cfg, cfg.final_eval_episodes, cfg.seed + 20_000,
-                                   cfg.eval_epsilon, n_actions, **video)
-        return {**summarise_returns(scores), "eval_episodes": len(scores)}
-
+def final_scores(learner: Learner, cfg: Config, step: int, n_actions: int,
+                 run: Run) -> np.ndarray:
+    """The final network on --final-eval-episodes fresh episodes; its first is recorded."""
     video = {"video_dir": run.path / "videos", "video_prefix": f"step{step:09d}"}
-    final = figures(**(video if cfg.record_every else {}))
+    return evaluate_episodes(learner, cfg, cfg.final_eval_episodes, cfg.seed + 20_000,
+                             cfg.eval_epsilon, n_actions, **(video if cfg.record_every else {}))
+
+
+def final_figures(cfg: Config, loop: Loop, learner: Learner, state: dict[str, Any], step: int,
+                  n_actions: int, final: np.ndarray) -> dict[str, Any]:
+    """The final network (`final`, its scores) and the best checkpoint on the same fresh
+    episodes; the better one becomes best.pt and the summary's figures."""
+    def figures(scores: np.ndarray) -> dict[str, Any]:
+        return {**summarise_returns(scores), "eval_episodes": len(scores)}
 
     def best() -> dict[str, Any]:
         learner.q.load_state_dict(loop.run.load("best")["model"])
-        return figures()
+        return figures(evaluate_episodes(learner, cfg, cfg.final_eval_episodes,
+                                         cfg.seed + 20_000, cfg.eval_epsilon, n_actions))
 
-    return loop.settle(step, final, best, state)
+    return loop.settle(step, figures(final), best, state)
 
 
 def plot(run: Run) -> None:
