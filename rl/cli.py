@@ -148,6 +148,10 @@ def main_parser() -> Parser:
                        help="selfplay: simulations per move (default 100)")
     bench.add_argument("--games", type=int, default=32,
                        help="selfplay: games searched together (default 32)")
+    bench.add_argument("--seconds", type=float, default=10.0,
+                       help="update, selfplay: seconds each side is timed (default 10)")
+    bench.add_argument("--epochs", type=int, default=2,
+                       help="classifier: epochs each loop is timed (default 2)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
     games = sub.add_parser("games", help="game records for self-play's supervised stage")
@@ -486,13 +490,13 @@ def cmd_envs() -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench import bench_classifier, bench_dqn
 
-    for name in ("steps", "learning_starts", "buffer_size"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("steps", "learning_starts", "buffer_size", "seconds", "epochs"):
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be > 0")
     if args.what == "update":
         from agents.bench import bench_update
 
-        result = bench_update(args.preset, args.env)
+        result = bench_update(args.preset, args.env, args.seconds)
         print(json.dumps(result) if args.json else json.dumps(result, indent=1))
         return 0
     if args.what == "selfplay":
@@ -501,14 +505,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for name in ("simulations", "games"):
             if getattr(args, name) < 1:
                 raise UserError(f"--{name} must be >= 1")
-        result = bench_selfplay(args.game, args.simulations, args.games)
+        result = bench_selfplay(args.game, args.simulations, args.games, seconds=args.seconds)
         rows = [("positions/s, batched", "batched_positions_per_s", "one_at_a_time_positions_per_s",
                  "batched_vs_one_at_a_time"),
                 ("positions/s vs open_spiel", "batched_positions_per_s",
                  "openspiel_mcts_positions_per_s", "batched_vs_openspiel")]
         header = ("ours", "reference")
     elif args.what == "classifier":
-        result = bench_classifier(args.backbone, args.dataset, args.data_dir)
+        result = bench_classifier(args.backbone, args.dataset, args.data_dir,
+                                  epochs=args.epochs)
         rows = [("train images/s", "ours_images_per_s", "plain_images_per_s", "ratio")]
         header = ("ours", "plain torch")
     else:

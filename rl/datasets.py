@@ -230,7 +230,7 @@ def load_dataset(name: str, data_dir: Path | None = None, download: bool = False
     if name.startswith("folder:"):
         from rl.imagefolder import load_folder
 
-        arrays, facts = load_folder(Path(name[len("folder:"):]), image_size, channels,
+        arrays, facts = load_folder(Path(name[len("folder:"):]).expanduser(), image_size, channels,
                                     test_share, seed, skip_bad, cache_dir())
         return ImageData(name, arrays["train_x"], arrays["train_y"], arrays["test_x"],
                          arrays["test_y"], facts["classes"], facts)
