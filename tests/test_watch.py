@@ -72,7 +72,7 @@ def test_report_is_self_contained_with_plots_and_video(runs: Path):
     assert mp4_frames(runs / "embedded.mp4").shape[0] > 5  # it plays
     assert "record-latest" in page or "gif" in page
     out = rl("compare", "dqn", "ttt", "--metric", "eval_return", cwd=runs)
-    assert out.returncode == 2 and "has no 'eval_return' values" in out.stderr
+    assert out.returncode == 2 and "has no 'eval_return' column" in out.stderr
     rl("compare", "dqn", "--metric", "eval_return", "--out", "c.png", cwd=runs, check=True)
     assert (runs / "c.png").stat().st_size > 10_000
 
