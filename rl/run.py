@@ -237,6 +237,7 @@ class Run:
     def __init__(self, path: Path, config: dict[str, Any]):
         self.path = path
         self.config = config
+        self._first_config = config  # what revert_config() puts back
         self.checkpoints = path / "checkpoints"
         self.stop = StopFlag()
         self.metrics: MetricsWriter | None = None
@@ -291,14 +292,12 @@ class Run:
         return run
 
     def update_config(self, config: dict[str, Any]) -> None:
-        if not hasattr(self, "_first_config"):  # what revert_config() puts back
-            self._first_config = self.config
         self.config = config
         atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     def revert_config(self) -> None:
         """A resume refused after its options were written: config.yaml stays true."""
-        if hasattr(self, "_first_config"):
+        if self.config is not self._first_config:
             self.update_config(self._first_config)
 
     # -- metrics ----------------------------------------------------------------------------
@@ -367,14 +366,14 @@ def export_run(run: Run, out: Path, which: str, keys: Iterable[str],
     (the network, no optimiser or replay), as best.pt in a folder every command reads as a
     run directory. An existing folder is replaced only with `overwrite`, and only if it is an
     agent folder."""
-    if out.exists() and any(out.iterdir()):
-        if not (out / "config.yaml").exists():
-            raise UserError(f"{out} exists and is not an agent folder: choose another --out")
-        if not overwrite:
-            raise UserError(f"{out} already holds an agent: add --overwrite to replace it, or "
-                            "choose another --out")
+    replace = out.exists() and any(out.iterdir())
+    if replace and not (out / "config.yaml").exists():
+        raise UserError(f"{out} exists and is not an agent folder: choose another --out")
+    if replace and not overwrite:
+        raise UserError(f"{out} already holds an agent: add --overwrite to replace it, or "
+                        "choose another --out")
     state = run.load(which)
-    if out.exists() and any(out.iterdir()):
+    if replace:
         shutil.rmtree(out)  # a replaced agent leaves nothing of its own behind
     kept = {k: v for k, v in state.items() if k in set(keys)}
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
