@@ -32,6 +32,23 @@ def test_presets_use_bf16_only_where_the_hardware_computes_it():
     assert alphazero.defaults_for({"game": "go9"})["search_bf16"] is native
 
 
+def test_on_a_cpu_without_native_bf16_presets_stay_fp32_and_asking_costs_a_note(monkeypatch):
+    """The AVX2-only path, whatever this machine has: what the rule decides when bf16 is not
+    native here."""
+    from agents import classifier
+    from agents.alphazero import config as alphazero
+    from rl import precision
+
+    monkeypatch.setattr(precision, "bf16_native", lambda device: False)
+    monkeypatch.setattr(precision, "fp16_native", lambda device: False)
+    monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: False)
+    assert classifier.defaults_for({"dataset": "fashion-mnist"})["amp"] is False
+    assert alphazero.defaults_for({"game": "go9"})["search_bf16"] is False
+    note = precision.emulation_note("bf16", torch.device("cpu"))
+    assert note.startswith("note: bf16 is emulated") and "\n" not in note
+    assert precision.emulation_note("fp32", torch.device("cpu")) is None
+
+
 @needs_mnist
 def test_eval_reports_reduced_precisions_only_where_native_and_notes_an_emulated_one(
         workdir: Path):

@@ -12,9 +12,20 @@ from agents.dqn.config import NAME, Config, atari_options, defaults_for, encoder
 from agents.dqn.evaluate import evaluate, load_learner, record
 from agents.dqn.learner import Learner
 from agents.dqn.network import network_meta, q_targets, td_loss
-from agents.dqn.train import plot, spaces, train
+from agents.dqn.train import plot, spaces
+from agents.dqn.train import train as train_ours
+from rl.run import Run, RunOptions
 
 EXPORT_KEYS = ("meta", "model", "step")  # a shipped agent: the Q-network alone
+
+
+def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict:
+    """`rl train dqn`: ours, or stable-baselines3's DQN with our encoder (`--impl sb3`)."""
+    if cfg.impl == "sb3":
+        from agents.dqn.sb3 import train_sb3
+
+        return train_sb3(cfg, run, opts, resume)
+    return train_ours(cfg, run, opts, resume)
 
 __all__ = ["NAME", "EXPORT_KEYS", "Config", "Learner", "atari_options", "defaults_for",
            "encoder_name", "evaluate", "is_atari", "load_learner", "network_meta", "plot",

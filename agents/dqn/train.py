@@ -47,10 +47,7 @@ class Schedules:
 
 
 def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
-    if cfg.impl == "sb3":
-        from agents.dqn.sb3 import train_sb3
-
-        return train_sb3(cfg, run, opts, resume)
+    """Our DQN (`--impl ours`); agents/dqn/__init__.py sends `--impl sb3` to sb3.py."""
     obs_shape, n_actions = spaces(cfg)
     loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads,
                 meta=network_meta(cfg, obs_shape, n_actions))
@@ -59,9 +56,10 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     actors = Actors(cfg, replay)
     rng = np.random.default_rng(cfg.seed)
     keep_replay = cfg.save_replay and replay.nbytes <= REPLAY_SAVE_LIMIT
-    step, learn_from, note = 0, cfg.learning_starts, ""
+    step, learn_from, note, final_row = 0, cfg.learning_starts, "", None
     if state := loop.restore(resume):
         step, learn_from, note = restore(state, cfg, learner, actors, replay, rng)
+        final_row = state.get("final_row")  # the step whose final evaluation was logged
     loop.begin(COLUMNS, total=cfg.steps, done=step, label=f"{NAME} {cfg.env}", plot=plot)
     if learn_from >= cfg.steps > step:
         note += (f"note: --steps {cfg.steps:,} ends before learning starts (step "
@@ -72,7 +70,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     def snapshot() -> dict[str, Any]:
         return {"meta": loop.meta, **learner.state_dict(), **actors.state_dict(), "step": step,
                 "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "learn_from": learn_from,
+                "learn_from": learn_from, "final_row": final_row,
                 **({"replay": replay.state_dict()} if keep_replay else {})}
 
     obs = actors.reset(seed=cfg.seed + step)  # a resumed run starts fresh episodes
@@ -120,8 +118,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     final = None
     if cfg.final_eval and step >= cfg.steps and not loop.stopped:
         final = final_scores(learner, cfg, step, n_actions, run)
-        if step > step0:  # a resume with nothing left to train logs no second row
+        if final_row != step:  # once: a resume with nothing left to train adds no second row
             log_row(final)
+            final_row = step
     loop.close(snapshot())
     if loop.stopped:
         return {}
