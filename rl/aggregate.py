@@ -39,12 +39,15 @@ def plot_aggregates(result: dict[str, dict], out: Path, label: str,
         lo, hi = result[name]["ci95"]
         ax.barh([0], [hi - lo], left=[lo], height=0.5, color="tab:blue", alpha=0.6)
         ax.plot([result[name]["value"]], [0], "k|", markersize=18)
-        ys, labels = [0], [label]
+        ys, labels, xs = [0], [label], [lo, hi]
         for i, (algo, values) in enumerate((published or {}).items(), start=1):
             if values.get(name) is not None:
                 ax.plot([values[name]], [i], "D", color="tab:gray")
                 ys.append(i)
                 labels.append(algo)
+                xs.append(values[name])
+        pad = 0.1 * (max(xs) - min(xs)) or 0.05  # ours stays in view beside the published
+        ax.set_xlim(min(xs) - pad, max(xs) + pad)
         ax.set_yticks(ys, labels if name == METRICS[0] else [""] * len(ys))
         ax.set_title(name.replace("_", " ").upper() if name == "iqm" else
                      name.replace("_", " ").capitalize())
@@ -70,7 +73,9 @@ def plot_profile(scores: np.ndarray, out: Path, label: str, reps: int = 2000) ->
     fig, ax = plt.subplots(figsize=(6, 3.5))
     plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=cis, ax=ax,
                                          colors={label: "tab:blue"},
-                                         xlabel="human-normalised score (tau)")
+                                         xlabel="human-normalised score (tau)",
+                                         ylabel="fraction of runs > tau", labelsize="medium",
+                                         ticklabelsize="medium")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -192,7 +192,8 @@ def main_parser() -> Parser:
     rec.add_argument("--seed", type=int, help="seed of the recorded episodes")
 
     report = sub.add_parser("report", help="one self-contained HTML page of one or more runs")
-    report.add_argument("run_dirs", type=Path, nargs="+", help="run directories")
+    report.add_argument("run_dirs", type=Path, nargs="+",
+                        help="run directories, or suite directories (`rl suite`)")
     report.add_argument("--out", type=Path, help="where to write it (default DIR/report.html, "
                         "or report.html here for several runs)")
 

@@ -181,9 +181,38 @@ figcaption{font-size:.8em;color:#666}.path{color:#888;font-size:.85em}
 figure.half{width:47%;margin:.5%}"""
 
 
+def _suite_section(path: Path) -> str:
+    """A suite (`rl suite`) at a glance: its aggregates beside the published ones, the
+    performance profile, and per game its score and a recording of its final evaluation."""
+    scores_path = path / "scores.json"
+    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
+    parts = [f"<section><h2>Suite {html.escape(path.name)}</h2>",
+             f"<p class=path>{html.escape(str(path))}: {scores.get('runs_finished', 0)} of "
+             f"{scores.get('runs', '?')} runs finished</p>"]
+    for png in ("aggregates.png", "performance_profile.png"):
+        if (path / png).exists():
+            parts.append(f'<figure><img alt="{png}" src="{_data_url(path / png)}"></figure>')
+    rows = []
+    for row in scores.get("per_game", []):
+        videos = sorted(path.glob(f"{row['game']}/seed*/videos/*.mp4"))
+        video = (f'<video controls muted preload="metadata" width="200"><source '
+                 f'type="video/mp4" src="{_data_url(videos[-1])}"></video>') if videos else ""
+        rows.append(f"<tr><td>{html.escape(row['game'])}</td><td>{row['score']:g}</td>"
+                    f"<td>{_fmt(row['normalized'])}</td><td>{len(row['seeds'])}</td>"
+                    f"<td>{video}</td></tr>")
+    if rows:
+        parts.append("<table><tr><th>game</th><th>score (mean over seeds)</th><th>human-"
+                     "normalised</th><th>seeds</th><th>final evaluation</th></tr>"
+                     + "".join(rows) + "</table>")
+    return "\n".join(parts) + "</section>"
+
+
 def write_report(run_dirs: Sequence[Path], out: Path) -> Path:
-    runs = [Run.open(d) for d in run_dirs]
-    body = [f"<h1>rl report: {len(runs)} run{'s' * (len(runs) > 1)}</h1>"]
+    suites = [d for d in run_dirs if (Path(d) / "suite.yaml").exists()]
+    runs = [Run.open(d) for d in run_dirs if d not in suites]
+    body = [f"<h1>rl report: {len(runs)} run{'s' * (len(runs) != 1)}"
+            + (f", {len(suites)} suite{'s' * (len(suites) > 1)}" if suites else "") + "</h1>"]
+    body += [_suite_section(Path(d)) for d in suites]
     if len(runs) > 1:
         body.append("<section><h2>Compared</h2>")
         shared = _shared_metrics(runs)

@@ -146,6 +146,9 @@ def test_a_suite_killed_with_sigkill_finishes_every_run_once(workdir: Path):
     scores = json.loads((workdir / "s" / "scores.json").read_text())
     assert scores["runs_finished"] == 2 and scores["aggregates"]["iqm"]["ci95"]
     assert (workdir / "s" / "aggregates.png").stat().st_size > 5_000
+    rl("report", "s", "--out", "report.html", cwd=workdir, check=True)  # the suite at a glance
+    page = (workdir / "report.html").read_text()
+    assert "Suite s" in page and page.count("<video") == 2 and page.count("image/png") == 2
 
 
 @pytest.mark.parametrize("args, message", [
