@@ -165,7 +165,7 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     from agents.alphazero.config import Config, defaults_for
     from agents.alphazero.net import NetEvaluator, build_net
     from agents.alphazero.selfplay import PlaySettings, self_play
-    from agents.players import SpielMCTSPlayer
+    from agents.arena.players import SpielMCTSPlayer
     from envs.games import load_game
     from rl.config import build_config
 

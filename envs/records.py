@@ -6,48 +6,17 @@ them; the other games use a line-per-game text format (below). `read_records` an
 """
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from envs.game_record import GameRecord, ReadReport
 from rl.errors import UserError
+
+__all__ = ["GameRecord", "ReadReport", "read_records", "write_records"]
 
 TEXT_HELP = """\
 # rl game records: one game per line, the action ids in the order played, then ':' and the
 # result for the first player (1 win, 0 draw, -1 loss). Lines starting with '#' are comments;
 # '# game: NAME' names the game."""
-
-
-@dataclass
-class GameRecord:
-    """One game: its moves (action ids) and the result for the first player (Black in Go)."""
-
-    moves: list[int]
-    result: float  # 1 win, 0 draw, -1 loss for the first player
-    players: tuple[str, str] = ("", "")  # first, second
-    score: str = ""  # how it was decided, as SGF's RE: 'B+3.5', 'W+R', '0'
-    comment: str = ""
-    opening: int = 0  # leading moves made at random, not by the players (no policy targets)
-
-
-@dataclass
-class ReadReport:
-    """What reading a set of records kept and skipped, with reasons and counts."""
-
-    records: list[GameRecord]
-    files: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    notes: Counter = field(default_factory=Counter)  # kept, but worth knowing (comments, komi)
-
-    def describe(self) -> str:
-        def listing(c: Counter) -> str:
-            return ", ".join(f"{n} {why}" for why, n in c.most_common())
-        text = f"{len(self.records)} games from {self.files} files"
-        if self.skipped:
-            text += f"; skipped {sum(self.skipped.values())} ({listing(self.skipped)})"
-        if self.notes:
-            text += f"; read with notes: {listing(self.notes)}"
-        return text
 
 
 def read_records(path: Path, game) -> ReadReport:  # noqa: ANN001 (envs.games.Game)

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from envs import go
-from envs.records import GameRecord, ReadReport
+from envs.game_record import GameRecord, ReadReport
 from rl.errors import UserError
 
 RANDOM = "random opening move"  # the comment on moves no player chose (rl games generate)

@@ -10,16 +10,15 @@ import argparse
 import errno
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from rl import __version__
+from rl.commands.parsing import Parser, fail, train_parser
 from rl.config import (
-    add_config_args,
     build_config,
     load_yaml,
     resumable_fields,
@@ -27,7 +26,7 @@ from rl.config import (
     to_dict,
 )
 from rl.distributed import Group
-from rl.errors import UserError, did_you_mean
+from rl.errors import UserError
 from rl.present import as_text, rounded
 from rl.run import Run, RunOptions
 
@@ -44,27 +43,6 @@ EXAMPLES = """examples:
 
 every run writes one directory: config.yaml, metrics.csv, summary.json, checkpoints/, plots.
 """
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports mistakes in one line, with a suggestion when one is close."""
-
-    def error(self, message: str) -> NoReturn:
-        m = re.search(r"unrecognized arguments: (\S+)", message)
-        if m:
-            known = [s for a in self._actions for s in a.option_strings]
-            message = f"unknown option {m.group(1)}{did_you_mean(m.group(1), known)}"
-        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-        if m:
-            choices = re.findall(r"'?([\w.-]+)'?", m.group(2))
-            message = (f"{message.split(':')[0]}: unknown value {m.group(1)!r}"
-                       f"{did_you_mean(m.group(1), choices)}; choose from {', '.join(choices)}")
-        fail(f"{message} (see '{self.prog} --help')")
-
-
-def fail(message: str) -> NoReturn:
-    print(f"rl: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def main_parser() -> Parser:
@@ -242,32 +220,6 @@ def main_parser() -> Parser:
                       help="agent simulations per move (default: the run's)")
     play.add_argument("--seed", type=int, default=0, help="seed of the agent's tie-breaks")
     return parser
-
-
-def train_parser(algo: str, module: Any) -> Parser:
-    p = Parser(prog=f"rl train {algo}", description=(module.__doc__ or "").strip(),
-               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run = p.add_argument_group("run options")
-    run.add_argument("--config", type=Path, help="YAML file of options (flags win over it)")
-    run.add_argument("--run-dir", type=Path, help="where to write the run "
-                     "(default runs/<algo>-<env>-<timestamp>)")
-    run.add_argument("--resume", type=Path, metavar="DIR",
-                     help="continue the run in DIR from its latest checkpoint")
-    run.add_argument("--overwrite", action="store_true", help="replace an existing --run-dir")
-    run.add_argument("--seeds", metavar="S1,S2,...", help="one run per seed, one after the other, "
-                     "in --run-dir/seed<S> (compare them with `rl compare DIR/seed*`); their "
-                     "summaries print as JSON Lines, one object per line")
-    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                     help="where networks run (default auto: cuda when present)")
-    run.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
-    run.add_argument("--wandb", action="store_true",
-                     help="also log to wandb (offline unless you are logged in)")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    run.add_argument("--on-nan", choices=["stop", "skip"], default="stop",
-                     help="a NaN/inf loss stops the run, keeping the last good checkpoint "
-                     "(default), or skips that update and counts it")
-    add_config_args(p, module.Config)
-    return p
 
 
 def resolve_device(name: str) -> str:
@@ -535,8 +487,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_games(args: argparse.Namespace) -> int:
-    from agents.match import generate_games
-    from agents.players import make_player
+    from agents.arena.match import generate_games
+    from agents.arena.registry import make_player
     from envs.games import load_game
     from envs.records import write_records
 
@@ -610,7 +562,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_play(args: argparse.Namespace) -> int:
     from agents.alphazero.net import agent_player
-    from agents.terminal import play_human
+    from agents.arena.terminal import play_human
     from envs.games import resolve_game
 
     if args.simulations is not None and args.simulations < 1:

@@ -10,10 +10,10 @@ import pytest
 from sgfmill import sgf_properties
 
 from agents.alphazero.learner import expert_positions
-from agents.gtp import EngineError, GtpPlayer, GtpServer, Referee
-from agents.match import play_match
+from agents.arena.gtp import EngineError, GtpPlayer, GtpServer, Referee
+from agents.arena.match import play_match
+from agents.arena.players import RandomPlayer, SearchPlayer
 from agents.mcts import Node, SearchConfig, uniform_evaluator
-from agents.players import RandomPlayer, SearchPlayer
 from conftest import ROOT, rl
 from envs import go
 from envs.games import load_game

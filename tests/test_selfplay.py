@@ -13,9 +13,9 @@ import torch
 from agents.alphazero.config import Config
 from agents.alphazero.net import NetEvaluator, build_net
 from agents.alphazero.selfplay import PlaySettings, self_play
-from agents.match import generate_games, play_match
+from agents.arena.match import generate_games, play_match
+from agents.arena.players import MinimaxPlayer, RandomPlayer
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
-from agents.players import MinimaxPlayer, RandomPlayer
 from conftest import rl
 from envs.games import load_game
 from envs.records import read_records, write_records

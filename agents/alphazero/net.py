@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from agents.alphazero.config import NAME, Config
-from agents.players import SearchPlayer
+from agents.arena.players import SearchPlayer
 from envs.games import Game, load_game
 from rl.backbones import make_backbone
 from rl.config import saved_config

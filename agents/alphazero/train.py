@@ -22,8 +22,8 @@ from agents.alphazero.config import NAME, Config
 from agents.alphazero.learner import fit, held_out_figures, mean_losses, split_records
 from agents.alphazero.net import build_net, net_player, network_meta
 from agents.alphazero.selfplay import Positions, SelfPlay
-from agents.match import play_match
-from agents.players import make_player
+from agents.arena.match import play_match
+from agents.arena.registry import make_player
 from envs.games import Game, load_game
 from rl.backbones import load_encoder
 from rl.loop import Loop

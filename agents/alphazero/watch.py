@@ -13,9 +13,10 @@ import numpy as np
 import torch
 
 from agents.alphazero.net import agent_player, load_net, net_player
-from agents.gtp import GtpServer, Referee, is_gnugo
-from agents.match import play_match
-from agents.players import RESIGN, make_player
+from agents.arena.gtp import GtpServer, Referee, is_gnugo
+from agents.arena.match import play_match
+from agents.arena.protocol import RESIGN
+from agents.arena.registry import make_player
 from envs.games import GoGame, load_game
 from envs.records import GameRecord
 from rl.errors import UserError

@@ -58,7 +58,7 @@ def parse_seeds(text: str) -> list[int]:
 def check_flags(games: list[str], preset: str, extra: list[str]) -> None:
     """Every run's flags, checked before any run starts: a mistake is one line and exit 2."""
     from agents import load_algorithm
-    from rl.cli import train_parser
+    from rl.commands.parsing import train_parser
     from rl.config import build_config
 
     module = load_algorithm("dqn")

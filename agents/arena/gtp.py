@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from agents.players import RESIGN
+from agents.arena.protocol import RESIGN
 from envs import go
 from envs.games import GoGame
 from rl.errors import UserError

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from agents.players import RESIGN, Player
+from agents.arena.protocol import RESIGN, Player
 from envs.games import Game
 
 

@@ -1,72 +1,17 @@
-"""Who sits across the board: a player follows games and chooses moves in them.
-
-A player sits at one side of many games at once (the key of each game is an int). Its
-lifecycle is open_spiel's bots' (`restart`, `inform_action`, `step`) for many games, and the
-same protocol wraps external GTP engines (agents/gtp.py):
-
-    new_game(key)         a game starts (from the initial position)
-    observe(key, action)  a move was played in that game, by either side
-    choose(keys)          its moves in these games, where it is to move: all at once, so our
-                          network evaluates every game's search leaves in one batch
-    end_game(key)         that game is over
-    close()               no more games (engines exit)
-
-A move is an action id, or RESIGN. Players by name (`make_player`): `random`, `minimax`
-(exact, memoised), `minimax:D` (alpha-beta to depth D), `mcts:N` (open_spiel's MCTSBot with N
-simulations and random rollouts), `gtp:COMMAND` (an engine), or a run directory (our agent).
-"""
+"""The players of our own: random, exact minimax and alpha-beta, open_spiel's MCTSBot, and the
+search player that plays with a network (agents/mcts.py). They follow the protocol of
+agents/arena/protocol.py; agents/arena/registry.py makes them by name."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from agents.arena.protocol import RESIGN, Follower
 from agents.mcts import Evaluator, Node, SearchConfig, advance, search
 from envs.games import Game
-from rl.errors import UserError
-
-RESIGN = -1
-
-
-class Player(Protocol):
-    name: str
-
-    def new_game(self, key: int) -> None: ...
-    def observe(self, key: int, action: int) -> None: ...
-    def choose(self, keys: Sequence[int]) -> list[int]: ...
-    def end_game(self, key: int) -> None: ...
-    def close(self) -> None: ...
-
-
-class Follower:
-    """Keeps its own copy of each game's position, from the moves it is told about."""
-
-    name = "player"
-
-    def __init__(self, game: Game):
-        self.game = game
-        self.states: dict[int, Any] = {}
-
-    def new_game(self, key: int) -> None:
-        self.states[key] = self.game.new_state()
-
-    def observe(self, key: int, action: int) -> None:
-        self.states[key].apply_action(action)
-
-    def end_game(self, key: int) -> None:
-        self.states.pop(key, None)
-
-    def close(self) -> None:
-        self.states.clear()
-
-    def choose(self, keys: Sequence[int]) -> list[int]:
-        return [self.move(self.states[k]) for k in keys]
-
-    def move(self, state: Any) -> int:
-        raise NotImplementedError
 
 
 class RandomPlayer(Follower):
@@ -224,29 +169,3 @@ class SearchPlayer:
             if not self.game.is_superko(root.state.child(action)):
                 return action
         return passing
-
-
-def make_player(spec: str, game: Game, seed: int,
-                load_agent: Callable[[Path], Any] | None = None, timeout: float = 60.0) -> Any:
-    """A player from its name (see the module's docstring)."""
-    kind, _, arg = spec.partition(":")
-    try:
-        if kind == "random" and not arg:
-            return RandomPlayer(game, seed)
-        if kind == "minimax":
-            return MinimaxPlayer(game, seed, int(arg) if arg else None)
-        if kind == "mcts" and arg:
-            return SpielMCTSPlayer(game, int(arg), seed)
-    except ValueError:
-        raise UserError(f"bad player {spec!r}: the number after ':' must be an integer") from None
-    if kind == "gtp":
-        from agents.gtp import GtpPlayer
-
-        if not arg.strip():
-            raise UserError("gtp: needs the engine's command line, e.g. "
-                            "gtp:'gnugo --mode gtp --level 1'")
-        return GtpPlayer(game, arg, seed=seed, timeout=timeout)
-    if load_agent is not None and Path(spec).is_dir():
-        return load_agent(Path(spec))
-    raise UserError(f"unknown player {spec!r}: use random, minimax, minimax:DEPTH, mcts:N, "
-                    "gtp:COMMAND or a run directory")

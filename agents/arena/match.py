@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.players import RESIGN, Player
+from agents.arena.protocol import RESIGN, Player
 from envs import go
 from envs.games import Game
 from envs.records import GameRecord
@@ -66,7 +66,7 @@ def play_match(game: Game, agent: Player, opponent: Player, games: int, *,
                progress: bool = False, first_key: int = 0,
                opening: Callable[[Any, int], list[int]] | None = None) -> MatchResult:
     """`games` games between agent and opponent (the same object plays itself). With
-    `referee` (agents.gtp.Referee), its score decides every game not ended by resignation.
+    `referee` (agents.arena.gtp.Referee), its score decides every game not ended by resignation.
     `opening(state, key)` gives moves played before the players take over (both are told)."""
     players = [agent] if agent is opponent else [agent, opponent]
     result = MatchResult(game)
