@@ -160,3 +160,14 @@ def test_a_suite_with_a_bad_game_preset_or_flag_starts_nothing(workdir: Path, ar
     out = rl("suite", "atari100k", "--run-dir", "s", *args, cwd=workdir)
     assert out.returncode == 2 and message in out.stderr and len(out.stderr.splitlines()) == 1
     assert not (workdir / "s").exists()
+
+
+def test_a_suite_takes_more_games_later_but_not_another_configuration(workdir: Path):
+    tiny = ["--", *TINY[:TINY.index("--threads")], "--steps", "300"]
+    rl("suite", "atari100k", "--games", "Pong", "--run-dir", "s", *tiny, cwd=workdir, check=True)
+    more = rl("suite", "atari100k", "--games", "Boxing", "--run-dir", "s", *tiny, cwd=workdir,
+              check=True)
+    assert json.loads(more.stdout)["runs_finished"] == 2  # the scores cover both games
+    other = rl("suite", "atari100k", "--games", "Boxing", "--preset", "der", "--run-dir", "s",
+               *tiny, cwd=workdir)
+    assert other.returncode == 2 and "another preset" in other.stderr

@@ -3,6 +3,10 @@
     rl suite atari100k --preset drq_eps --seeds 0 --run-dir runs/a100k
     rl suite atari100k --games Pong,Breakout --seeds 0,1,2 --jobs 2 -- --steps 50000
 
+A suite's directory keeps its configuration (preset and training flags) in suite.yaml; the same
+directory takes more games or seeds later (`--games Pong,Breakout,Boxing --seeds 1,2` beside a
+26-game seed-0 suite), and its scores cover them all.
+
 Runs land in DIR/<Game>/seed<S>/; the same command continues a killed suite (rl.suite). After
 each finished run, DIR/scores.json, DIR/scores.md and the plots are rewritten from every
 finished run so far: human-normalised scores per game, and IQM, median, mean and optimality
@@ -71,18 +75,24 @@ def check_flags(games: list[str], preset: str, extra: list[str]) -> None:
         raise UserError("the suite sets --env, --seed and --run-dir of each run itself")
 
 
-def open_suite(base: Path, spec: dict[str, Any]) -> None:
-    """A new suite writes its settings; a continued one must have been started with them."""
+def open_suite(base: Path, spec: dict[str, Any], games: list[str],
+               seeds: list[int]) -> tuple[list[str], list[int]]:
+    """A new suite writes its configuration (`spec`); a continued one must have been started
+    with the same, and may add games and seeds (three seeds on a few games, say). Returns
+    every game and seed the suite holds."""
     path = base / "suite.yaml"
-    if path.is_file():
-        saved = yaml.safe_load(path.read_text())
-        if saved != spec:
-            changed = [k for k in spec if saved.get(k) != spec[k]]
-            raise UserError(f"{base} holds a suite with other {', '.join(changed)} "
+    saved = yaml.safe_load(path.read_text()) if path.is_file() else None
+    if saved is not None:
+        changed = [k for k in spec if saved.get(k) != spec[k]]
+        if changed:
+            raise UserError(f"{base} holds a suite with another {', '.join(changed)} "
                             f"({path}): continue it with its settings or choose another --run-dir")
-        return
+        games = saved["games"] + [g for g in games if g not in saved["games"]]
+        seeds = saved["seeds"] + [s for s in seeds if s not in saved["seeds"]]
     base.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, yaml.safe_dump(spec, sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump({**spec, "games": games, "seeds": seeds},
+                                           sort_keys=False))
+    return games, seeds
 
 
 def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
@@ -96,15 +106,15 @@ def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
         raise UserError("--jobs must be >= 1 and --threads >= 0")
     check_flags(games, args.preset, extra)
     base = args.run_dir or Path("runs") / f"{args.benchmark}-{args.preset}"
-    open_suite(base, {"benchmark": args.benchmark, "preset": args.preset, "games": games,
-                      "seeds": seeds, "train_flags": extra})
+    all_games, all_seeds = open_suite(base, {"benchmark": args.benchmark, "preset": args.preset,
+                                             "train_flags": extra}, games, seeds)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = [Job(f"{g}/seed{s}", "dqn", ["--env", g, "--preset", args.preset, "--seed", str(s),
                                         "--threads", str(threads), *extra], base / g / f"seed{s}")
             for s in seeds for g in games]
     suite = Suite(jobs, args.jobs, base / "logs")
-    suite.run(on_finish=lambda _job: write_scores(base, games, seeds))
-    scores = write_scores(base, games, seeds)
+    suite.run(on_finish=lambda _job: write_scores(base, all_games, all_seeds))
+    scores = write_scores(base, all_games, all_seeds)
     print(json.dumps({k: scores[k] for k in ("runs_finished", "runs", "aggregates")}))
     failed = [j.name for j in jobs if j.status == "failed"]
     if failed:
