@@ -27,8 +27,11 @@ ALIASES = {"tictactoe": "tic_tac_toe", "ttt": "tic_tac_toe", "connect4": "connec
 class Game:
     """One open_spiel game and the encodings a network needs."""
 
-    records = "text"  # the record format of envs/records.py
+    # What a game is, named, so that no caller infers it from something else:
+    record_format = "text"  # how its games are recorded: "text" (envs/records.py) or "sgf"
+    gtp = False             # GTP engines play it (Go): opponents, referees, `rl gtp`
     pass_action: int | None = None
+    ownership_size = 0      # points whose final owner the network learns to predict (Go)
     player_names = ("first", "second")
     colours = {"background": "#1f4e9c", "first": "#e63946", "second": "#ffd166",
                "empty": "#f1f1f1"}
@@ -62,6 +65,10 @@ class Game:
 
     def legal_mask(self, state) -> np.ndarray:  # noqa: ANN001
         return np.asarray(state.legal_actions_mask(), dtype=bool)[: self.num_actions]
+
+    def result_text(self, state, resigned: int | None = None) -> str:  # noqa: ANN001
+        """How a finished game's result is written in its records (SGF's RE): none here."""
+        return ""
 
     def is_superko(self, state) -> bool:  # noqa: ANN001
         """Whether the last move repeated an earlier position (only Go forbids that)."""
@@ -141,7 +148,8 @@ class GoGame(Game):
     """Go on an n x n board: Go's input planes, candidate moves without eye-filling, GTP
     vertices for moves, SGF for records, Tromp-Taylor results (envs/go.py)."""
 
-    records = "sgf"
+    record_format = "sgf"
+    gtp = True
     player_names = ("black", "white")
     colours = {"background": "#d9b36c", "first": "black", "second": "white"}
 
@@ -155,6 +163,7 @@ class GoGame(Game):
         super().__init__(f"go{size}", spiel, "cells+pass")
         self.obs_shape = (len(go.PLANES), size, size)
         self.pass_action = size * size
+        self.ownership_size = size * size
 
     def inputs(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
         return go.inputs(state, self.size)
@@ -169,6 +178,12 @@ class GoGame(Game):
         except ValueError:
             return None
         return action if action in state.legal_actions() else None
+
+    def result_text(self, state, resigned: int | None = None) -> str:  # noqa: ANN001
+        """SGF's RE: 'B+R' when White (player 1) resigned, else the Tromp-Taylor 'B+3.5'."""
+        if resigned is not None:
+            return f"{'BW'[1 - resigned]}+R"
+        return go.format_score(self.score(state))
 
     def score(self, state) -> float:  # noqa: ANN001
         """Tromp-Taylor: Black's area - White's - komi (what open_spiel's result is based on)."""

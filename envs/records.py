@@ -25,7 +25,7 @@ def read_records(path: Path, game) -> ReadReport:  # noqa: ANN001 (envs.games.Ga
     if not path.exists():
         raise UserError(f"game records {path} not found")
     if path.is_dir() or path.suffix.lower() == ".sgf":
-        if game.records != "sgf":
+        if game.record_format != "sgf":
             raise UserError(f"{path}: SGF records are Go games; {game.name} uses text records "
                             f"(`rl games generate --game {game.name} --out FILE`)")
         from envs.sgf import read_sgf
@@ -37,7 +37,7 @@ def read_records(path: Path, game) -> ReadReport:  # noqa: ANN001 (envs.games.Ga
 
 def write_records(path: Path, game, records: list[GameRecord]) -> int:  # noqa: ANN001
     """Go: one SGF file per game in the folder `path`; other games: one text file."""
-    if game.records == "sgf":
+    if game.record_format == "sgf":
         from envs.sgf import write_sgf
 
         for i, record in enumerate(records):

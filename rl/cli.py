@@ -504,7 +504,7 @@ def cmd_games(args: argparse.Namespace) -> int:
             raise UserError(f"--expert {spec!r}: use minimax, minimax:DEPTH, mcts:N or gtp:COMMAND")
     experts = [make_player(spec, game, args.seed + 100_000 * i, timeout=args.timeout)
                for i, spec in enumerate(specs)]
-    sgf = game.records == "sgf"
+    sgf = game.record_format == "sgf"
     t0 = time.perf_counter()
     try:
         records = generate_games(game, experts, args.games, save_dir=args.out if sgf else None,

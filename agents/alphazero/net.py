@@ -37,9 +37,8 @@ class PolicyValueNet(nn.Module):
 
 
 def build_net(cfg: Config, game: Game) -> PolicyValueNet:
-    ownership = game.board[0] * game.board[1] if game.pass_action is not None else 0
     return PolicyValueNet(make_backbone(cfg.backbone, game.obs_shape), game.num_actions,
-                          ownership)
+                          game.ownership_size)
 
 
 def network_meta(cfg: Config, game: Game) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, floa
     planes, policies, players, qs, full = zip(*steps)
     players = np.asarray(players)
     values = (1 - value_target_q) * result[players] + value_target_q * np.asarray(qs)
-    cells = game.board[0] * game.board[1] if game.pass_action is not None else 0
+    cells = game.ownership_size
     ownership = np.zeros((len(steps), cells), dtype=np.int8)
     if cells and final.is_terminal():
         black = game.ownership(final)  # +1 Black's; the side to move's view below

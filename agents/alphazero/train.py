@@ -173,7 +173,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             t0 = time.perf_counter()
             fresh, stats, records = players.play(best_net, device, iteration)
             self_play_s = time.perf_counter() - t0
-            if cfg.save_games and game.records == "sgf":
+            if cfg.save_games and game.record_format == "sgf":
                 from envs.sgf import write_sgf
 
                 for i, record in enumerate(records):

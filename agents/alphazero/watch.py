@@ -17,7 +17,7 @@ from agents.arena.gtp import GtpServer, Referee, is_gnugo
 from agents.arena.match import play_match
 from agents.arena.protocol import RESIGN
 from agents.arena.registry import make_player
-from envs.games import GoGame, load_game
+from envs.games import load_game
 from envs.records import GameRecord
 from rl.errors import UserError
 from rl.precision import emulation_note
@@ -31,7 +31,7 @@ ENGINE_GAMES = 32  # games at once against a GTP engine, by default
 def referee_for(game: Any, opponent: str, choice: str | None) -> Referee | None:
     """--referee: an engine command, 'none' (Tromp-Taylor, open_spiel's), or by default GNU
     Go when the opponent is GNU Go."""
-    if game.records != "sgf" or choice == "none":
+    if not game.gtp or choice == "none":
         return None
     command = choice or (REFEREE if opponent.startswith("gtp:") and is_gnugo(opponent[4:])
                          else None)
@@ -101,7 +101,7 @@ def record(run: Run, args: Any) -> dict[str, Any]:
             imageio.imwrite(path, np.stack(frames), loop=0,
                             duration=[700] * (len(frames) - 1) + [3000])
             files.append(str(path))
-            if game.records == "sgf":
+            if game.record_format == "sgf":
                 from envs.sgf import write_sgf
 
                 names = tuple(p.name for p in seats)
@@ -146,7 +146,7 @@ def gtp_server(run_dir: Path, simulations: int | None, seed: int) -> GtpServer:
     if run.config.get("algo") != "alphazero":
         raise UserError(f"{run_dir} is a {run.config.get('algo')} run, not a self-play agent")
     game_name = str(run.config.get("game", ""))
-    if not isinstance(load_game(game_name), GoGame):
+    if not load_game(game_name).gtp:
         raise UserError(f"{run_dir} plays {game_name}; GTP is for Go agents")
     return GtpServer(lambda komi: load_game(game_name, komi),
                      lambda game: agent_player(run_dir, simulations, seed, "rl", game),

@@ -153,7 +153,7 @@ class GtpPlayer:
     game's process gets its own `--seed` (unless the command sets one)."""
 
     def __init__(self, game: GoGame, command: str, seed: int = 0, timeout: float = 60.0):
-        if not isinstance(game, GoGame):
+        if not game.gtp:
             raise UserError(f"GTP engines play Go, not {game.name}")
         engine_argv(command)  # a missing program is one error now, not one per game
         self.game, self.command, self.seed, self.timeout = game, command, seed, timeout

@@ -92,18 +92,18 @@ def play_match(game: Game, agent: Player, opponent: Player, games: int, *,
         names = (agent.name, opponent.name) if seat == 0 else (opponent.name, agent.name)
         moves = list(state.history())
         if resigned is not None:
-            value, rules, score = (1.0 if resigned == 1 else -1.0), None, ""
-            score = f"{'BW'[1 - resigned]}+R" if game.records == "sgf" else ""
+            value, rules = (1.0 if resigned == 1 else -1.0), None
+            score = game.result_text(state, resigned)
         else:
             value = rules = float(state.returns()[0])
-            score = go.format_score(game.score(state)) if game.records == "sgf" else ""
+            score = game.result_text(state)
             if referee is not None:
                 score = referee.score(moves)
                 value = go.parse_result(score)
                 if value is None:
                     raise UserError(f"referee {referee.command!r} scored a game {score!r}")
         record = GameRecord(moves, value, names, score, opening=opened.pop(key))
-        if save_dir is not None and game.records == "sgf":
+        if save_dir is not None and game.record_format == "sgf":
             from envs.sgf import write_sgf
 
             write_sgf(save_dir / f"game-{key:05d}.sgf", game, record)

@@ -17,7 +17,7 @@ def play_human(game: Game, agent: Player, human_first: bool,
     human = 0 if human_first else 1
     agent.new_game(0)
     write(f"{game.name}: you move {'first' if human_first else 'second'}. Type a move's "
-          f"{'vertex (C3, pass)' if game.records == 'sgf' else 'number or name'}; 'quit' stops.")
+          f"{'vertex (C3, pass)' if game.gtp else 'number or name'}; 'quit' stops.")
     try:
         while not state.is_terminal():
             write(game.board_text(state))
