@@ -3,8 +3,10 @@
 open_spiel supplies the rules (`state.clone()` is what makes tree search possible; PettingZoo's
 classic games cannot clone). This adapter adds what a policy-value network needs: the
 position as planes, the moves worth considering, and the board symmetries that turn one
-training position into several. Go's own knowledge (coordinates, liberties, eyes, scoring,
-SGF) lives in `GoGame` and envs/go.py.
+training position into several, and named traits (record_format, gtp, ownership_size) so
+that callers never infer what a game is. Go's own knowledge (coordinates, liberties, eyes,
+scoring, SGF) lives in `GoGame` and envs/go.py; how a person types a move and how a position
+is drawn are the arena's (agents/arena/terminal.py, pictures.py), not the rules'.
 """
 from __future__ import annotations
 
@@ -33,8 +35,6 @@ class Game:
     pass_action: int | None = None
     ownership_size = 0      # points whose final owner the network learns to predict (Go)
     player_names = ("first", "second")
-    colours = {"background": "#1f4e9c", "first": "#e63946", "second": "#ffd166",
-               "empty": "#f1f1f1"}
 
     def __init__(self, name: str, spiel: object, action_layout: str):
         self.name, self.spiel = name, spiel
@@ -90,20 +90,6 @@ class Game:
             return "\n".join(f"{row}    {key}" for row, key in zip(board.splitlines(), ids))
         return board
 
-    def parse_move(self, state, text: str) -> int | None:  # noqa: ANN001
-        """A legal move from what a person typed: its number or its name (x(1,1), c3, pass)."""
-        text = text.strip().lower().replace(" ", "")
-        legal = state.legal_actions()
-        if text.isdigit():
-            return int(text) if int(text) in legal else None
-        for a in legal:
-            name = state.action_to_string(state.current_player(), a).lower()
-            short = name.split()[-1]
-            if text in (name.replace(" ", ""), short, short.lstrip("xo")):
-                return a
-        return None
-
-    # -- pictures -------------------------------------------------------------------------------
     def stones(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
         """Boolean maps [H, W] of the first and the second player's pieces, row 0 drawn at the
         bottom for games that count rows upwards."""
@@ -113,37 +99,6 @@ class Game:
         planes = obs[[first, second]].astype(bool)
         return tuple(p[::-1] if flip else p for p in planes)
 
-    def draw(self, state, title: str = "") -> np.ndarray:  # noqa: ANN001
-        """The position as an RGB picture (one frame of a recording)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        h, w = self.board
-        fig, ax = plt.subplots(figsize=(0.55 * w + 0.6, 0.55 * h + 0.9), dpi=80)
-        ax.set_facecolor(self.colours["background"])
-        self._draw_board(ax, plt, *self.stones(state))
-        ax.set_xlim(-0.6, w - 0.4)
-        ax.set_ylim(-0.6, h - 0.4)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(title, fontsize=8)
-        fig.tight_layout()
-        fig.canvas.draw()
-        image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-        plt.close(fig)
-        return image
-
-    def _draw_board(self, ax, plt, first: np.ndarray, second: np.ndarray) -> None:  # noqa: ANN001
-        h, w = self.board
-        for r in range(h):
-            for c in range(w):
-                key = "first" if first[r, c] else "second" if second[r, c] else "empty"
-                ax.add_patch(plt.Circle((c, r), 0.4, color=self.colours[key]))
-
-
 class GoGame(Game):
     """Go on an n x n board: Go's input planes, candidate moves without eye-filling, GTP
     vertices for moves, SGF for records, Tromp-Taylor results (envs/go.py)."""
@@ -151,7 +106,6 @@ class GoGame(Game):
     record_format = "sgf"
     gtp = True
     player_names = ("black", "white")
-    colours = {"background": "#d9b36c", "first": "black", "second": "white"}
 
     def __init__(self, size: int, komi: float | None = None):
         import pyspiel
@@ -170,14 +124,6 @@ class GoGame(Game):
 
     def action_name(self, state, action: int) -> str:  # noqa: ANN001
         return go.vertex(action, self.size)
-
-    def parse_move(self, state, text: str) -> int | None:  # noqa: ANN001
-        """A GTP vertex (C3, pass) or an action number, if legal here."""
-        try:
-            action = int(text) if text.strip().isdigit() else go.parse_vertex(text, self.size)
-        except ValueError:
-            return None
-        return action if action in state.legal_actions() else None
 
     def result_text(self, state, resigned: int | None = None) -> str:  # noqa: ANN001
         """SGF's RE: 'B+R' when White (player 1) resigned, else the Tromp-Taylor 'B+3.5'."""
@@ -204,18 +150,6 @@ class GoGame(Game):
     def stones(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
         grid = go.board(state, self.size)
         return grid == 1, grid == -1
-
-    def _draw_board(self, ax, plt, first: np.ndarray, second: np.ndarray) -> None:  # noqa: ANN001
-        n = self.size
-        for i in range(n):
-            ax.plot([0, n - 1], [i, i], color="black", lw=0.6, zorder=0)
-            ax.plot([i, i], [0, n - 1], color="black", lw=0.6, zorder=0)
-        for r in range(n):
-            for c in range(n):
-                if first[r, c] or second[r, c]:
-                    colour = self.colours["first" if first[r, c] else "second"]
-                    ax.add_patch(plt.Circle((c, r), 0.42, color=colour, ec="black"))
-
 
 def resolve_game(name: str) -> str:
     key = ALIASES.get(name, name)

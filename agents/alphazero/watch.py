@@ -15,6 +15,7 @@ import torch
 from agents.alphazero.net import agent_player, load_net, net_player
 from agents.arena.gtp import GtpServer, Referee, is_gnugo
 from agents.arena.match import play_match
+from agents.arena.pictures import draw
 from agents.arena.protocol import RESIGN
 from agents.arena.registry import make_player
 from envs.games import load_game
@@ -122,18 +123,18 @@ def _play_drawn(game: Any, seats: tuple[Any, Any], key: int) -> tuple[list[np.nd
     for p in players:
         p.new_game(key)
     state = game.new_state()
-    frames = [game.draw(state, f"{seats[0].name} (first) vs {seats[1].name}")]
+    frames = [draw(game, state, f"{seats[0].name} (first) vs {seats[1].name}")]
     try:
         while not state.is_terminal():
             action = seats[state.current_player()].choose([key])[0]
             if action == RESIGN:
-                frames.append(game.draw(state, f"move {len(frames)}: resigns"))
+                frames.append(draw(game, state, f"move {len(frames)}: resigns"))
                 break
             title = f"move {len(frames)}: {game.action_name(state, action)}"
             state.apply_action(action)
             for p in players:
                 p.observe(key, action)
-            frames.append(game.draw(state, title))
+            frames.append(draw(game, state, title))
     finally:
         for p in players:
             p.end_game(key)

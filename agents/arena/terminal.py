@@ -6,6 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from agents.arena.protocol import RESIGN, Player
+from envs import go
 from envs.games import Game
 
 
@@ -38,7 +39,7 @@ def play_human(game: Game, agent: Player, human_first: bool,
                 if text.strip().lower() in ("quit", "q", "exit"):
                     write("game abandoned")
                     return 0
-                action = game.parse_move(state, text)
+                action = parse_move(game, state, text)
                 if action is None:
                     names = ", ".join(game.action_name(state, a) for a in state.legal_actions())
                     write(f"{text.strip()!r} is not a legal move here; legal: {names}")
@@ -51,3 +52,24 @@ def play_human(game: Game, agent: Player, human_first: bool,
     result = int(np.sign(state.returns()[human]))
     write({1: "you win", 0: "draw", -1: "the agent wins"}[result])
     return result
+
+
+def parse_move(game: Game, state, text: str) -> int | None:  # noqa: ANN001 (a pyspiel.State)
+    """A legal move from what a person typed: a GTP vertex (C3, pass) in Go, else the move's
+    number or its name (x(1,1), c3); a number works in every game. None if not legal here."""
+    text = text.strip().lower().replace(" ", "")
+    legal = state.legal_actions()
+    if text.isdigit():
+        return int(text) if int(text) in legal else None
+    if game.gtp:
+        try:
+            action = go.parse_vertex(text, game.board[0])
+        except ValueError:
+            return None
+        return action if action in legal else None
+    for a in legal:
+        name = state.action_to_string(state.current_player(), a).lower()
+        short = name.split()[-1]
+        if text in (name.replace(" ", ""), short, short.lstrip("xo")):
+            return a
+    return None
