@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from torch import nn
 from agents.alphazero.selfplay import Positions, positions_of
 from envs.games import Game
 from envs.records import GameRecord, ReadReport, read_records
-from rl.run import LossGuard
+from rl.run import LossGuard, load_checkpoint, save_checkpoint
 
 Losses = tuple[float, float, float]  # policy, value, ownership
 
@@ -142,3 +143,56 @@ def held_out_figures(net: nn.Module, held_out: tuple[Positions, np.ndarray],
                              .sum())
     return {"move_accuracy": hits / max(int((data.policy_weight > 0).sum()), 1),
             "held_out_value_loss": squared / max(len(data), 1)}
+
+
+class Learner:
+    """The self-play learner, as DQN's: the network being trained, its optimiser, the window of
+    the last --window iterations' positions and the generator of its batches. Each
+    iteration's positions are saved once, beside the checkpoints (DIR/window/iterNNNN.pt),
+    and a checkpoint names the iterations its window holds instead of carrying them."""
+
+    def __init__(self, net: nn.Module, opt: torch.optim.Optimizer, game: Game, window: int,
+                 batch_size: int, ownership_weight: float, device: torch.device,
+                 rng: np.random.Generator, folder: Path, writes: bool = True):
+        self.net, self.opt, self.game, self.device, self.rng = net, opt, game, device, rng
+        self.size, self.batch_size, self.ownership_weight = window, batch_size, ownership_weight
+        self.folder, self.writes = folder, writes  # writes False: a run that only reads
+        self.window: dict[int, Positions] = {}  # iteration -> its self-play positions
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
+    def fit(self, data: Positions, steps: int, guard: LossGuard) -> list[Losses]:
+        return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
+                   self.device, self.rng, self.ownership_weight)
+
+    def add(self, iteration: int, fresh: Positions) -> Positions:
+        """An iteration's positions join the window (saved once); the oldest leave it."""
+        if self.writes:
+            save_checkpoint(self.folder / f"iter{iteration:04d}.pt",
+                            {"meta": {"window_iteration": iteration}, **fresh.to_state()})
+        self.window[iteration] = fresh
+        for old in sorted(self.window)[:-self.size]:
+            del self.window[old]
+            # the file one older still belongs to the last checkpoint's window, until this
+            # iteration's checkpoint replaces it: a kill in between must find it
+            if self.writes:
+                (self.folder / f"iter{old - 1:04d}.pt").unlink(missing_ok=True)
+        return Positions.concat([self.window[i] for i in sorted(self.window)])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                "window_iterations": sorted(self.window), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        if "window" in state:  # a checkpoint from before the window had files of its own
+            last = state["iteration"]
+            self.window = {last - len(state["window"]) + 1 + i: Positions.from_state(w)
+                           for i, w in enumerate(state["window"])}
+            return
+        self.window = {i: Positions.from_state(load_checkpoint(self.folder / f"iter{i:04d}.pt"))
+                       for i in state["window_iterations"]}

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from agents.alphazero.config import NAME, Config
-from agents.alphazero.learner import fit, held_out_figures, mean_losses, split_records
+from agents.alphazero.learner import Learner, held_out_figures, mean_losses, split_records
 from agents.alphazero.net import build_net, net_player, network_meta
-from agents.alphazero.selfplay import Positions, SelfPlay
+from agents.alphazero.selfplay import SelfPlay
 from agents.arena.match import play_match
 from agents.arena.registry import make_player
 from envs.games import Game, load_game
@@ -80,8 +80,7 @@ def gate(cfg: Config, game: Game, new: nn.Module, best: nn.Module, device: torch
     return play_match(game, *players, cfg.gate_games).summary()["score"]
 
 
-def pretrain(cfg: Config, game: Game, net: nn.Module, opt: torch.optim.Optimizer, run: Run,
-             opts: RunOptions, device: torch.device, rng: np.random.Generator
+def pretrain(cfg: Config, game: Game, learner: Learner, run: Run, opts: RunOptions
              ) -> tuple[dict[str, Any], Any]:
     """AlphaGo's supervised stage: the experts' moves and the games' results."""
     t0 = time.perf_counter()
@@ -93,13 +92,12 @@ def pretrain(cfg: Config, game: Game, net: nn.Module, opt: torch.optim.Optimizer
     for done in range(0, steps, 100):
         if run.stop:
             break
-        for group in opt.param_groups:  # cosine from 2 x lr down to lr, where self-play starts
-            group["lr"] = cfg.lr * (1.5 + 0.5 * math.cos(math.pi * done / steps))
-        losses += fit(net, opt, run.guard, game, expert, min(100, steps - done), cfg.batch_size,
-                      device, rng, cfg.ownership_weight)
+        # cosine from 2 x lr down to lr, where self-play starts
+        learner.set_lr(cfg.lr * (1.5 + 0.5 * math.cos(math.pi * done / steps)))
+        losses += learner.fit(expert, min(100, steps - done), run.guard)
         bar.update(done + 100, loss=sum(mean_losses(losses[-100:]).values()))
     bar.close()
-    held = held_out_figures(net, held_out, device)
+    held = held_out_figures(learner.net, held_out, learner.device)
     figures = {"pretrain_games": len(report.records), "pretrain_read": report.describe(),
                "pretrain_positions": len(expert), "pretrain_steps": steps,
                "pretrain_move_accuracy": held["move_accuracy"],
@@ -109,10 +107,8 @@ def pretrain(cfg: Config, game: Game, net: nn.Module, opt: torch.optim.Optimizer
     return figures, held_out
 
 
-def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
-    device = torch.device(opts.device)
-    game = load_game(cfg.game)
-    loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads, meta=network_meta(cfg, game))
+def make_learner(cfg: Config, game: Game, run: Run, device: torch.device) -> Learner:
+    """The network (from --init-encoder's backbone, frozen or not), AdamW and the window."""
     net = build_net(cfg, game).to(device)
     if cfg.init_encoder:
         load_encoder(net.backbone, Path(cfg.init_encoder))
@@ -120,16 +116,47 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         net.backbone.freeze()
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
+    return Learner(net, opt, game, cfg.window, cfg.batch_size, cfg.ownership_weight, device,
+                   np.random.default_rng([cfg.seed, 0]), run.path / "window", run.writes)
+
+
+def supervised_start(cfg: Config, game: Game, learner: Learner, loop: Loop, opts: RunOptions,
+                     resume: bool) -> tuple[dict[str, Any], Any]:
+    """AlphaGo's first stage, or the network it left (checkpoints/pretrained.pt) when a run
+    killed after it is resumed. Returns its figures and the held-out games."""
+    run, kept = loop.run, loop.run.checkpoint_path("pretrained")
+    if resume and kept.exists():
+        state = load_checkpoint(kept)
+        check_checkpoint_meta(kept, state["meta"], loop.meta)
+        learner.net.load_state_dict(state["best_model"])
+        return state["pretrain"], split_records(Path(cfg.pretrain), game, cfg.seed)[1]
+    pretrained, held_out = pretrain(cfg, game, learner, run, opts)
+    if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
+        save_checkpoint(kept, {"meta": loop.meta, "best_model": learner.net.state_dict(),
+                               "iteration": 0, "pretrain": pretrained})
+    return pretrained, held_out
+
+
+def save_games(folder: Path, game: Game, iteration: int, records: list) -> None:
+    """--save-games: an iteration's self-play games as SGF files."""
+    from envs.sgf import write_sgf
+
+    for i, record in enumerate(records):
+        write_sgf(folder / f"iter{iteration:04d}-{i:03d}.sgf", game, record)
+
+
+def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
+    device = torch.device(opts.device)
+    game = load_game(cfg.game)
+    loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads, meta=network_meta(cfg, game))
+    learner = make_learner(cfg, game, run, device)
+    net = learner.net
     best_net = build_net(cfg, game).to(device)
-    rng = np.random.default_rng([cfg.seed, 0])
-    iteration, window, pretrained, held_out = 0, [], {}, None
+    iteration, pretrained, held_out = 0, {}, None
     if state := loop.restore(resume):
-        net.load_state_dict(state["model"])
+        learner.load_state_dict(state)
         best_net.load_state_dict(state["best_model"])
-        opt.load_state_dict(state["optimizer"])
         iteration, pretrained = state["iteration"], state["pretrain"]
-        window = [Positions.from_state(w) for w in state["window"]]
-        rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         if cfg.pretrain:  # the same held-out games (seeded split) for move accuracy
             held_out = split_records(Path(cfg.pretrain), game, cfg.seed)[1]
@@ -138,25 +165,13 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                plot=plot, unit="iterations")
 
     def snapshot() -> dict[str, Any]:
-        return {"meta": loop.meta, "model": net.state_dict(), "best_model": best_net.state_dict(),
-                "optimizer": opt.state_dict(), "iteration": iteration,
-                "window": [w.to_state() for w in window], "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "pretrain": pretrained}
+        return {"meta": loop.meta, **learner.state_dict(), "best_model": best_net.state_dict(),
+                "iteration": iteration, "torch_rng": torch.get_rng_state(),
+                "pretrain": pretrained}
 
     if not loop.resumed:
-        kept = run.checkpoint_path("pretrained")
-        if cfg.pretrain and resume and kept.exists():  # killed after the supervised stage
-            state = load_checkpoint(kept)
-            check_checkpoint_meta(kept, state["meta"], loop.meta)
-            net.load_state_dict(state["best_model"])
-            pretrained = state["pretrain"]
-            held_out = split_records(Path(cfg.pretrain), game, cfg.seed)[1]
-        elif cfg.pretrain:
-            pretrained, held_out = pretrain(cfg, game, net, opt, run, opts, device, rng)
-            if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
-                save_checkpoint(kept,
-                                {"meta": loop.meta, "best_model": net.state_dict(),
-                                 "iteration": 0, "pretrain": pretrained})
+        if cfg.pretrain:
+            pretrained, held_out = supervised_start(cfg, game, learner, loop, opts, resume)
         best_net.load_state_dict(net.state_dict())
         row = {"iteration": 0, "games": 0, "positions": 0,
                "move_accuracy": pretrained.get("pretrain_move_accuracy"),
@@ -174,19 +189,12 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             fresh, stats, records = players.play(best_net, device, iteration)
             self_play_s = time.perf_counter() - t0
             if cfg.save_games and game.record_format == "sgf":
-                from envs.sgf import write_sgf
-
-                for i, record in enumerate(records):
-                    write_sgf(run.path / "games" / f"iter{iteration + 1:04d}-{i:03d}.sgf", game,
-                              record)
-            window = (window + [fresh])[-cfg.window:]
-            data = Positions.concat(window)
+                save_games(run.path / "games", game, iteration + 1, records)
+            data = learner.add(iteration + 1, fresh)
             t1 = time.perf_counter()
             lr = cfg.lr_at(iteration)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            losses = fit(net, opt, run.guard, game, data, cfg.train_steps, cfg.batch_size,
-                         device, rng, cfg.ownership_weight)
+            learner.set_lr(lr)
+            losses = learner.fit(data, cfg.train_steps, run.guard)
             train_s = time.perf_counter() - t1
             iteration += 1
             games_played += cfg.games_per_iteration
