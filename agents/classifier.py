@@ -33,9 +33,9 @@ from rl.stats import wilson
 NAME = "classifier"
 EXPORT_KEYS = ("meta", "model", "epoch", "step")  # a shipped agent: the network alone
 DATA_PARALLEL = True  # runs under torchrun: see rl/distributed.py
-COLUMNS = ["step", "epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+COLUMNS = ["step", "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
            "images_per_s"]
-PANELS = [("train_loss", "test_loss"), ("train_accuracy", "test_accuracy"), ("lr",)]
+PANELS = [("train_loss", "val_loss"), ("train_accuracy", "val_accuracy"), ("lr",)]
 
 
 @dataclass
@@ -55,6 +55,9 @@ class Config:
     skip_bad: bool = opt(False, "folder:PATH: skip (and count) files that cannot be decoded")
     labels: int = opt(0, "train on this many labelled images only: a class-balanced subset "
                       "drawn with --seed (0: all); the test set is unchanged", min=0)
+    validation: float = opt(0.1, "share of the training images held out (seeded) to choose the "
+                            "best epoch on; the test set is scored once, for the chosen network "
+                            "(0: no choice, the last epoch is reported)", min=0.0, max=0.5)
     seed: int = opt(0, "seed for weights, shuffling, augmentation and dropout", min=0)
     epochs: int = opt(12, "passes over the training set", min=1, resumable=True)
     batch_size: int = opt(100, "minibatch size", min=1)
@@ -109,6 +112,19 @@ def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
     """Config defaults for the dataset: a recipe where one was measured, the fields' otherwise
     (its bf16 only where this machine computes bf16 natively)."""
     return native_here(PRESETS.get(layers.get("dataset", Config.dataset), {}), "amp")
+
+
+def split_validation(data: ImageData, share: float, seed: int
+                     ) -> tuple[ImageData, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The training images less a seeded `share` held out for choosing the best epoch, and
+    those held out (None for share 0). The test set is not touched."""
+    n = int(round(share * len(data.train_y)))
+    if n == 0:
+        return data, None
+    order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed + 77))
+    held, kept = order[:n], order[n:]
+    return replace(data, train_x=data.train_x[kept], train_y=data.train_y[kept]), \
+        (data.train_x[held], data.train_y[held])
 
 
 def balanced_subset(data: ImageData, n: int, seed: int) -> ImageData:
@@ -209,7 +225,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if cfg.batch_size < group.world:
         raise UserError(f"--batch-size {cfg.batch_size} is smaller than the {group.world} "
                         "processes sharing each batch")
-    data = cfg.data()
+    data, val = split_validation(cfg.data(), cfg.validation, cfg.seed)
     loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads,
                 meta={"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
                       "obs_shape": list(data.shape), "classes": data.classes})
@@ -295,40 +311,62 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         epoch += 1
         if not group.main:
             continue  # rank 0 evaluates, logs and saves
-        test = test_figures(model, data, device)
+        checked = scored(model, val, device, "val") if val else {}
         loop.log(step, {"step": step, "epoch": epoch, "lr": lr_at(step),
                         "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                        "test_loss": test["test_loss"], "test_accuracy": test["test_accuracy"],
+                        "val_loss": checked.get("val_loss"),
+                        "val_accuracy": checked.get("val_accuracy"),
                         "images_per_s": seen / (time.perf_counter() - t0)})
         loop.progress(step, force=True, epoch=epoch, loss=loss_sum / seen,
-                      test_acc=test["test_accuracy"])
-        loop.save(snapshot(), best=loop.offer(epoch, test["test_accuracy"]))
+                      val_acc=checked.get("val_accuracy"))
+        loop.save(snapshot(), best=bool(val) and loop.offer(epoch, checked["val_accuracy"]))
     loop.close(None)
     if loop.stopped or not group.main:
         return {}
-    # the epoch with the best test accuracy (ties: the later), or the last, whichever is better
-    candidate = build_model(cfg, data).to(device)
-    candidate.load_state_dict(run.load("best")["model"])
-    chosen = loop.settle(epoch, test_figures(model, data, device),
-                         lambda: test_figures(candidate, data, device), snapshot(),
-                         key="test_accuracy")
-    chosen["checkpoint_epoch"] = chosen.pop("checkpoint_step")
-    shown = candidate if "final_network" in chosen else model
+    chosen, shown = choose(cfg, loop, model, data, val, epoch, snapshot(), device)
+    test = test_figures(shown, data, device)  # the test set, once, for the chosen network
     write_figures(run.path, data, predict(shown, data.test_x, device).argmax(1))
     return {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset, "epochs": epoch,
             "train_images": len(data.train_x), "test_images": len(data.test_x),
+            "validation_images": len(val[1]) if val else 0, **test,
             "classes": data.classes, **(data.facts or {}), **chosen,
             "train_time_s": round(train_time, 1),
             "images_per_s": round(images / max(train_time, 1e-9), 1),
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
+def choose(cfg: Config, loop: Loop, model: nn.Module, data: ImageData,
+           val: tuple[torch.Tensor, torch.Tensor] | None, epoch: int, state: dict[str, Any],
+           device: torch.device) -> tuple[dict[str, Any], nn.Module]:
+    """The network to report: the epoch with the best validation accuracy (ties: the later) or
+    the last, whichever is better on the validation images; without them, the last. Returns
+    how it was chosen and the network; best.pt becomes it."""
+    if val is None:
+        loop.save(state, best=True, plot=False)
+        return {"checkpoint": "best", "checkpoint_epoch": epoch, "selected_on": "last epoch"}, \
+            model
+    candidate = build_model(cfg, data).to(device)
+    candidate.load_state_dict(loop.run.load("best")["model"])
+    chosen = loop.settle(epoch, scored(model, val, device, "val"),
+                         lambda: scored(candidate, val, device, "val"), state,
+                         key="val_accuracy")
+    chosen["checkpoint_epoch"] = chosen.pop("checkpoint_step")
+    return {**chosen, "selected_on": "validation"}, \
+        candidate if "final_network" in chosen else model
+
+
+def scored(model: nn.Module, images: tuple[torch.Tensor, torch.Tensor], device: torch.device,
+           name: str) -> dict[str, Any]:
+    """Loss and accuracy with its 95% Wilson interval on (images, labels), named name_*."""
+    logits = predict(model, images[0], device)
+    acc, ci = accuracy(logits.argmax(1), images[1])
+    return {f"{name}_loss": F.cross_entropy(logits, images[1]).item(),
+            f"{name}_accuracy": acc, f"{name}_accuracy_ci95": ci}
+
+
 def test_figures(model: nn.Module, data: ImageData, device: torch.device) -> dict[str, Any]:
     """Test loss and accuracy with its 95% Wilson interval."""
-    logits = predict(model, data.test_x, device)
-    acc, ci = accuracy(logits.argmax(1), data.test_y)
-    return {"test_loss": F.cross_entropy(logits, data.test_y).item(),
-            "test_accuracy": acc, "test_accuracy_ci95": ci}
+    return scored(model, (data.test_x, data.test_y), device, "test")
 
 
 def plot(run: Run) -> None:

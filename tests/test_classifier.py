@@ -10,7 +10,7 @@ from conftest import SHARED, rl
 from rl.backbones import load_encoder, make_backbone
 from rl.datasets import load_dataset
 from rl.errors import UserError
-from rl.run import save_checkpoint
+from rl.run import read_metrics, save_checkpoint
 
 MNIST = SHARED / "data"
 needs_mnist = pytest.mark.skipif(not (MNIST / "mnist" / "t10k-images-idx3-ubyte.gz").exists(),
@@ -95,12 +95,13 @@ def test_transfer_copies_backbone_weights_exactly(tmp_path: Path):
 @needs_mnist
 def test_train_eval_and_transfer_through_the_command(workdir: Path):
     common = ["train", "classifier", "--data-dir", str(MNIST), "--epochs", "1", "--batch-size",
-              "200", "--no-progress"]
+              "200", "--validation", "0", "--no-progress"]  # all 8,000 images, one epoch
     summary = json.loads(rl(*common, "--run-dir", "a", cwd=workdir, check=True).stdout)
     assert summary["test_accuracy"] > 0.8 and summary["images_per_s"] > 0
     for name in ("confusion_matrix.png", "misclassified.png", "learning_curve.png"):
         assert (workdir / "a" / name).stat().st_size > 5_000
-    ev = json.loads(rl("eval", "a", "--json", cwd=workdir, check=True).stdout)
+    ev = json.loads(rl("eval", "a", "--precision", "all", "--json", cwd=workdir,
+                       check=True).stdout)
     assert abs(ev["accuracy_fp32"] - summary["test_accuracy"]) < 1e-6
     assert abs(ev["accuracy_bf16"] - ev["accuracy_fp32"]) < 0.01
     # fine-tune the head only, from the first run's encoder
@@ -191,3 +192,18 @@ def test_fashion_mnist_defaults_to_its_measured_recipe():
     assert (cfg.backbone, cfg.optimizer, cfg.epochs) == ("resnet20", "sgd", 3)
     assert cfg.erasing > 0 and cfg.label_smoothing > 0
     assert build_config(Config, defaults_for({}), {}).backbone == "deepcnn"  # mnist unchanged
+
+
+@needs_mnist
+def test_the_best_epoch_is_chosen_on_validation_and_the_test_set_is_scored_once(workdir: Path):
+    common = ["train", "classifier", "--data-dir", str(MNIST), "--backbone", "mlp",
+              "--epochs", "2", "--batch-size", "200", "--no-progress"]
+    summary = json.loads(rl(*common, "--run-dir", "v", cwd=workdir, check=True).stdout)
+    assert summary["selected_on"] == "validation" and summary["validation_images"] == 800
+    assert summary["train_images"] == 7200 and "val_accuracy" in summary
+    rows = read_metrics(workdir / "v" / "metrics.csv")
+    assert "test_accuracy" not in rows[0] and rows[-1]["val_accuracy"] != ""
+    last = json.loads(rl(*common, "--validation", "0", "--run-dir", "l", cwd=workdir,
+                         check=True).stdout)
+    assert last["selected_on"] == "last epoch" and last["checkpoint_epoch"] == 2
+

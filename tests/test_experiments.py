@@ -1,4 +1,5 @@
 """Experiment files stay true to the code they document."""
+import json
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_transfer_table_pairs_seeds_and_says_where_the_gain_holds(tmp_path: Path
         for seed, acc in enumerate(values):
             run = tmp_path / f"100-{arm}-s{seed}"
             run.mkdir()
-            (run / "metrics.csv").write_text(f"epoch,test_accuracy\n1,0.1\n2,{acc}\n")
+            (run / "summary.json").write_text(json.dumps({"test_accuracy": acc}))
     result = transfer.summarise(tmp_path, [100], [0, 1, 2])
     row = result["rows"][0]
     assert row["finetune"]["mean"] == pytest.approx(0.9067, abs=1e-4)  # the last epochs
