@@ -178,7 +178,8 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     def ours(n_games: int, seconds: float) -> float:
         """Positions per second over whole games, playing batches of n_games until `seconds`.
         One at a time means one game and one leaf per network call."""
-        play = replace(PlaySettings.of(cfg), search=cfg.search(simulations), fast_simulations=0)
+        play = replace(PlaySettings.of(cfg), search=cfg.search_config(simulations),
+                       fast_simulations=0)
         if n_games == 1:
             play.search = replace(play.search, leaves_per_tree=1)
         positions, t0, i = 0, time.perf_counter(), 0

@@ -30,11 +30,15 @@ class SearchConfig:
     dirichlet_alpha: float = 10.0  # divided by the number of legal moves (0.3 in chess, 0.03 in go)
     noise_eps: float = 0.25
     leaves_per_tree: int = 1  # > 1: several leaves per tree and network call, under virtual loss
+    kind: str = "puct"  # or "gumbel": agents/gumbel.py (Danihelka et al. 2022)
+    considered: int = 16  # gumbel: most root moves sampled (Gumbel-top-k), then halved
+    c_visit: float = 50.0  # gumbel: sigma(q) = (c_visit + max visits) * c_scale * q
+    c_scale: float = 1.0
 
 
 class Node:
     __slots__ = ("state", "player", "actions", "prior", "clean_prior", "N", "W", "visits",
-                 "children", "returns", "pending")
+                 "children", "returns", "pending", "value")
 
     def __init__(self, state) -> None:  # noqa: ANN001 (a pyspiel.State)
         self.state = state
@@ -45,6 +49,7 @@ class Node:
         self.children: list[Node | None] = []
         self.visits = 0  # N.sum(), kept as a number: select() runs at every level of every descent
         self.pending = False
+        self.value = 0.0  # the network's value for the side to move, set on expansion
 
     @property
     def expanded(self) -> bool:
@@ -107,9 +112,11 @@ def evaluate_leaves(game: Game, leaves: Sequence[Node], evaluator: Evaluator) ->
         return np.zeros(0)
     planes, masks = map(np.stack, zip(*(game.inputs(n.state) for n in leaves)))
     priors, values = evaluator(planes, masks)
-    for node, p, m in zip(leaves, priors, masks):
+    values = np.asarray(values, dtype=np.float64)
+    for node, p, m, v in zip(leaves, priors, masks, values):
         node.expand(p, m)
-    return np.asarray(values, dtype=np.float64)
+        node.value = float(v)
+    return values
 
 
 def search(game: Game, roots: Sequence[Node], evaluator: Evaluator, cfg: SearchConfig,
@@ -128,15 +135,25 @@ def search(game: Game, roots: Sequence[Node], evaluator: Evaluator, cfg: SearchC
                 root.add_noise(cfg, rng)
             else:  # a reused subtree's root may carry noise from an earlier search
                 root.prior = root.clean_prior
+    simulate(game, roots, remaining, evaluator, cfg.leaves_per_tree,
+             lambda root: descend(root, cfg.c_puct))
+
+
+def simulate(game: Game, roots: Sequence[Node], remaining: dict[int, int], evaluator: Evaluator,
+             leaves_per_tree: int,
+             to_leaf: Callable[[Node], tuple[list[tuple[Node, int]], Node]]) -> None:
+    """Spend each root's remaining simulations (keyed by id): up to `leaves_per_tree` descents
+    per tree, then one network call for every new leaf, then the backups. `to_leaf(root)`
+    chooses the path (PUCT here, Gumbel's in agents/gumbel.py) and adds its virtual loss."""
     live = [r for r in roots if remaining.get(id(r), 0) > 0]
     while live:
         paths: list[tuple[list[tuple[Node, int]], Node]] = []
         leaves: list[Node] = []
         for root in live:
-            k = min(cfg.leaves_per_tree, remaining[id(root)])
+            k = min(leaves_per_tree, remaining[id(root)])
             remaining[id(root)] -= k
             for _ in range(k):
-                path, leaf = descend(root, cfg.c_puct)
+                path, leaf = to_leaf(root)
                 paths.append((path, leaf))
                 if not leaf.terminal and not leaf.expanded and not leaf.pending:
                     leaf.pending = True

@@ -245,10 +245,19 @@ def plot(run: Run) -> None:
                         title=f"{run.config.get('algo')} on {run.config.get('env')}")
 
 
-def evaluate(run: Run, args: Any) -> dict[str, Any]:
-    """`rl eval DIR`: the greedy policy of a checkpoint over `args.episodes` fresh episodes."""
+@dataclass
+class EvalConfig:
+    """`rl eval DIR` of a Q-learning run: its greedy policy over fresh episodes."""
+
+    episodes: int = opt(100, "episodes to play", min=1)
+    seed: int | None = opt(None, "seed of the episodes (default: the run's seed + 30000)")
+
+
+def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
+             ) -> dict[str, Any]:
+    """`rl eval DIR`: the greedy policy of a checkpoint over `ev.episodes` fresh episodes."""
     cfg = saved_config(Config, run.config)
-    checkpoint, episodes, seed = args.checkpoint, args.episodes, args.seed
+    episodes, seed = ev.episodes, ev.seed
     env = make_discrete_env(cfg)
     state = run.load(checkpoint)
     meta = {"algo": NAME, "env": env.spec.id, "n_states": int(env.observation_space.n),

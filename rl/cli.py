@@ -1,34 +1,30 @@
-"""The `rl` command: `rl train ALGO`, `rl eval DIR`, `rl envs`.
+"""The `rl` command: the verbs' table and the small verbs; the larger ones live in rl/commands/
+(train, eval and record, bench, games, suite).
 
-Parsing is two-stage: `rl train ALGO ...` imports only that algorithm, whose Config dataclass
-supplies its flags, so `rl --help` stays fast and torch is loaded only when needed.
-User mistakes end in one line on stderr and exit status 2.
+Parsing is two-stage where the algorithm decides the flags: `rl train ALGO ...` builds its
+parser from that algorithm's Config, `rl eval DIR` and `rl record DIR` from the EvalConfig and
+RecordConfig of the run's algorithm, so `rl --help` stays fast and torch is loaded only when
+needed. User mistakes end in one line on stderr and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
 import errno
 import json
-import os
 import sys
-import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from rl import __version__
-from rl.commands.parsing import Parser, fail, train_parser
-from rl.config import (
-    build_config,
-    load_yaml,
-    resumable_fields,
-    saved_config,
-    to_dict,
-)
-from rl.distributed import Group
+from rl.commands.bench import add_parser as add_bench
+from rl.commands.bench import cmd_bench
+from rl.commands.evaluate import add_parsers as add_eval_parsers
+from rl.commands.evaluate import cmd_eval, cmd_record
+from rl.commands.games import add_parser as add_games
+from rl.commands.games import cmd_games
+from rl.commands.parsing import Parser, fail
+from rl.commands.train import cmd_train
 from rl.errors import UserError
-from rl.present import as_text, rounded
-from rl.run import Run, RunOptions
+from rl.run import Run
 
 EXAMPLES = """examples:
   rl train qlearning --env FrozenLake-v1 --seed 0     tabular Q-learning, then value iteration
@@ -59,116 +55,12 @@ def main_parser() -> Parser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("algo", nargs="?", help="algorithm name")
     train.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    ev = sub.add_parser("eval", help="evaluate a trained run", description="Evaluate the agent "
-                        "saved in a run directory and print its figures.")
-    ev.add_argument("run_dir", type=Path, nargs="+", help="run directory written by `rl train`; "
-                    "several classifier runs: their ensemble (probabilities averaged)")
-    ev.add_argument("--episodes", type=int, default=100, help="episodes to play (default 100)")
-    ev.add_argument("--checkpoint", default="best",
-                    help="best, latest, another name in DIR/checkpoints (pretrained) or a "
-                    "path to a checkpoint file (default best)")
-    ev.add_argument("--seed", type=int, default=None, help="seed of the evaluation episodes")
-    ev.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "all"],
-                    default="auto", help="classifiers: numeric precision(s) to report accuracy "
-                    "at (default auto: fp32, and bf16/fp16 where this machine computes them "
-                    "natively); self-play agents: the search's, fp32 or bf16 (default: the "
-                    "run's, where native). An emulated precision asked for is run, with a note")
-    ev.add_argument("--opponent", help="self-play agents: random, minimax, minimax:DEPTH, mcts:N "
-                    "(open_spiel's MCTSBot), gtp:COMMAND (a GTP engine such as GNU Go) or "
-                    "another run directory (default random)")
-    ev.add_argument("--games", type=int, help="self-play agents: games, alternating who moves "
-                    "first (default: --episodes)")
-    ev.add_argument("--simulations", type=int, help="self-play agents: MCTS simulations per move "
-                    "(default: the run's)")
-    ev.add_argument("--referee", help="Go: engine whose final_score decides each game, or "
-                    "'none' for open_spiel's Tromp-Taylor (default: GNU Go against GNU Go)")
-    ev.add_argument("--save-games", type=Path, metavar="DIR",
-                    help="Go: write each game as SGF to DIR as it ends")
-    ev.add_argument("--parallel", type=int, help="self-play agents: games played at once "
-                    "(default: all; 32 against a GTP engine)")
-    ev.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds a GTP engine may take to answer with a core to "
-                    "itself (default 60; times the games sharing each core)")
-    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    add_eval_parsers(sub)
     sub.add_parser("envs", help="list the environment ids that --env accepts",
                    description="List the environments `rl train dqn|qlearning --env` can make "
                    "on this machine: gymnasium's ids, then the Atari games by short name.")
-    bench = sub.add_parser("bench", help="measure us against the reference implementation",
-                           description="Benchmarks run ours and the reference in the same "
-                           "process sequence and report the ratio.")
-    bench.add_argument("what", choices=["dqn", "update", "classifier", "selfplay"],
-                       help="dqn: our DQN vs stable-baselines3's; update: a DQN preset's "
-                       "gradient updates/s vs a plain PyTorch update and the machine's limit, "
-                       "and where a training step's time goes; classifier: our training "
-                       "loop vs a plain PyTorch loop; selfplay: batched vs one-at-a-time "
-                       "search vs open_spiel's MCTSBot")
-    bench.add_argument("--env", default="Pong", help="env to train on (default Pong)")
-    bench.add_argument("--preset", default="drq_eps", choices=["der", "drq_eps"],
-                       help="update: the DQN preset timed (default drq_eps)")
-    bench.add_argument("--steps", type=int, default=2000,
-                       help="training-phase steps timed for each (default 2000)")
-    bench.add_argument("--learning-starts", type=int, default=1000,
-                       help="random steps before learning, not timed (default 1000)")
-    bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
-    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
-                       help="dqn: where both learn (default cpu; auto: cuda when present)")
-    bench.add_argument("--amp", action="store_true",
-                       help="dqn: ours under bf16 autocast (CUDA, CPUs with AMX or AVX512-BF16); "
-                       "SB3 has no such option and stays in fp32")
-    bench.add_argument("--backbone", default="deepcnn",
-                       help="classifier: backbone (default deepcnn)")
-    bench.add_argument("--dataset", default="mnist-10k",
-                       help="classifier: data set (default mnist-10k)")
-    bench.add_argument("--data-dir", type=Path, help="classifier: folder holding <dataset>/")
-    bench.add_argument("--game", default="connect_four",
-                       help="selfplay: game (default connect_four)")
-    bench.add_argument("--simulations", type=int, default=100,
-                       help="selfplay: simulations per move (default 100)")
-    bench.add_argument("--games", type=int, default=32,
-                       help="selfplay: games searched together (default 32)")
-    bench.add_argument("--seconds", type=float, default=10.0,
-                       help="update, selfplay: seconds each side is timed (default 10)")
-    bench.add_argument("--epochs", type=int, default=2,
-                       help="classifier: epochs each loop is timed (default 2)")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
-
-    games = sub.add_parser("games", help="game records for self-play's supervised stage")
-    gsub = games.add_subparsers(dest="games_command", metavar="ACTION", parser_class=Parser,
-                                required=True)
-    gen = gsub.add_parser("generate", help="expert games played by a strong search against "
-                          "itself, one per line")
-    gen.add_argument("--game", required=True, help="tic_tac_toe, connect_four, go5 ... go9")
-    gen.add_argument("--expert", action="append",
-                     help="minimax (exact), minimax:DEPTH, mcts:N or gtp:COMMAND (an engine, e.g. "
-                     "gtp:'gnugo --mode gtp --level 10'); repeat it to share the games among "
-                     "several experts (default mcts:1000)")
-    gen.add_argument("--games", type=int, default=1000, help="games to play (default 1000)")
-    gen.add_argument("--out", type=Path, required=True,
-                     help="where to write them: a folder of SGF files for Go (each written as "
-                     "its game ends), a records file for the other games")
-    gen.add_argument("--seed", type=int, default=0, help="seed of the expert's choices (GNU Go "
-                     "gets --seed SEED+game)")
-    gen.add_argument("--parallel", type=int, default=8,
-                     help="games played at once: engines think in parallel (default 8)")
-    gen.add_argument("--random-moves", type=int, default=0,
-                     help="open each game with up to this many random moves, recorded as such "
-                     "and never learnt as expert moves: deterministic engines repeat whole "
-                     "games otherwise (default 0)")
-    gen.add_argument("--timeout", type=float, default=60.0,
-                     help="seconds an engine may take to answer (default 60)")
-
-    rec = sub.add_parser("record", help="play and record episodes of a trained agent",
-                         description="Atari and classic control: MP4 of the full game frames "
-                         "(gymnasium's RecordVideo). Board games: a GIF, one frame per move. "
-                         "Files go to DIR/videos/, named with checkpoint, seed and score.")
-    rec.add_argument("run_dir", type=Path, help="run directory of `rl train dqn|alphazero`")
-    rec.add_argument("--episodes", type=int, default=1, help="episodes or games (default 1)")
-    rec.add_argument("--checkpoint", default="best", help="best, latest or a path (default best)")
-    rec.add_argument("--epsilon", type=float, help="DQN: exploration while recording "
-                     "(default: the run's eval epsilon)")
-    rec.add_argument("--opponent", help="board games: random, minimax, mcts:N (default: itself)")
-    rec.add_argument("--seed", type=int, help="seed of the recorded episodes")
-
+    add_bench(sub)
+    add_games(sub)
     report = sub.add_parser("report", help="one self-contained HTML page of one or more runs")
     report.add_argument("run_dirs", type=Path, nargs="+",
                         help="run directories, or suite directories (`rl suite`)")
@@ -222,196 +114,6 @@ def main_parser() -> Parser:
     return parser
 
 
-def resolve_device(name: str) -> str:
-    if name == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda was asked for but no CUDA device is available "
-                            "(use --device auto or cpu)")
-    return name
-
-
-def default_run_dir(run_name: str) -> Path:
-    base = Path("runs") / f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
-def cmd_train(algo: str | None, rest: list[str], compact: bool = False) -> int:
-    from agents import ALGORITHMS, load_algorithm
-
-    if algo is None:
-        fail(f"name an algorithm: rl train ALGO (one of {', '.join(ALGORITHMS)})")
-    module = load_algorithm(algo)
-    args = train_parser(algo, module).parse_args(rest)
-    if args.seeds:
-        return train_seeds(algo, rest, args)
-    flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
-    opts = RunOptions(device=resolve_device(args.device), progress=not args.no_progress,
-                      tensorboard=args.tensorboard, wandb=args.wandb, on_nan=args.on_nan)
-
-    group = join_torchrun(algo, module, opts)
-    if not group.main:  # other processes follow rank 0's run directory and resolved config
-        path = group.share(None)
-        if path is None:
-            return 2  # rank 0 has reported what went wrong
-        run = Run.replica(Path(path))
-        cfg = saved_config(module.Config, run.config)
-        return execute(module, cfg, run, opts, resume=args.resume is not None, fresh=False)
-    try:
-        run, cfg, resume = open_run(algo, module, args, flags, opts)
-    except BaseException:
-        group.share(None)
-        raise
-    group.share(str(run.path))
-    return execute(module, cfg, run, opts, resume=resume, fresh=not resume, compact=compact)
-
-
-def train_seeds(algo: str, rest: list[str], args: argparse.Namespace) -> int:
-    """`--seeds 0,1,2`: the same command once per seed, each in its own run directory."""
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"--seeds expects integers separated by commas, got {args.seeds!r}") \
-            from None
-    if args.resume or "--seed" in rest or not seeds:
-        raise UserError("--seeds takes the seeds itself: drop --seed/--resume, name one or more")
-    base = args.run_dir or default_run_dir(f"{algo}-seeds")
-    i = rest.index("--seeds")
-    own = rest[:i] + rest[i + 2:]
-    if "--run-dir" in own:
-        j = own.index("--run-dir")
-        own = own[:j] + own[j + 2:]
-    for seed in seeds:
-        code = cmd_train(algo, [*own, "--seed", str(seed), "--run-dir", str(base / f"seed{seed}")],
-                         compact=True)
-        if code:
-            return code
-    return 0
-
-
-def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Group:
-    """Under torchrun, join the process group; rank 0 alone shows progress and logs."""
-    from rl import distributed
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not getattr(module, "DATA_PARALLEL", False):
-        raise UserError(f"{algo} does not train data-parallel: run it without torchrun")
-    group = distributed.init_from_env(opts.device)
-    opts.device = distributed.local_device(opts.device)
-    opts.world_size = group.world
-    if not group.main:
-        opts.progress = opts.tensorboard = opts.wandb = False
-    return group
-
-
-def open_run(algo: str, module: Any, args: argparse.Namespace, flags: dict[str, Any],
-             opts: RunOptions) -> tuple[Run, Any, bool]:
-    """The run directory and config: a new run, or the saved one of --resume DIR."""
-    if args.resume:
-        if args.config or args.run_dir:
-            raise UserError("--resume uses the run's own config.yaml and directory: drop "
-                            "--config/--run-dir")
-        run = Run.open(args.resume)
-        saved = {k: v for k, v in run.config.items() if k not in ("algo", "run")}
-        if run.config["algo"] != algo:
-            raise UserError(f"{args.resume} is a {run.config['algo']} run, not {algo}: use "
-                            f"`rl train {run.config['algo']} --resume {args.resume}`")
-        changed = [k for k, v in flags.items()
-                   if k not in resumable_fields(module.Config) and saved.get(k) != v]
-        if changed:
-            raise UserError(f"cannot change --{changed[0].replace('_', '-')} when resuming "
-                            "(start a new run instead)")
-        cfg = build_config(module.Config, saved, flags)
-        run.update_config({"algo": algo, **to_dict(cfg), "run": run_options(opts)})
-        run.remove_partial_writes()
-        return run, cfg, True
-
-    from_yaml = load_yaml(args.config) if args.config else {}
-    presets = getattr(module, "defaults_for", lambda _: {})({**from_yaml, **flags})
-    cfg = build_config(module.Config, presets, from_yaml, flags)
-    path = args.run_dir or default_run_dir(cfg.run_name())
-    run = Run.create(path, {"algo": algo, **to_dict(cfg), "run": run_options(opts)},
-                     overwrite=args.overwrite)
-    return run, cfg, False
-
-
-def run_options(opts: RunOptions) -> dict[str, Any]:
-    """The run options config.yaml records (a benchmark's hook is no option)."""
-    return {k: v for k, v in asdict(opts).items() if k != "step_hook"}
-
-
-def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
-            fresh: bool, compact: bool = False) -> int:
-    """Train; a fresh run that fails on user input leaves no directory behind."""
-    from rl import distributed
-
-    run.guard.policy = opts.on_nan
-    try:
-        summary = module.train(cfg, run, opts, resume)
-    except UserError:
-        if fresh and not run.has_checkpoint():
-            run.discard()
-        elif resume:
-            run.revert_config()
-        raise
-    except FloatingPointError as e:  # diverged: keep the last good checkpoint, say so
-        kept = (f"the last good checkpoint is {run.checkpoint_path()}" if run.has_checkpoint()
-                else "no checkpoint had been written yet")
-        print(f"rl: error: training diverged ({e}); {kept} (try a lower --lr or "
-              "--max-grad-norm)", file=sys.stderr)
-        return 3
-    finally:
-        run.close()
-        distributed.close()
-    if not run.writes:
-        return run.stop.exit_code
-    if run.stop:
-        print(f"stopped at a clean point; checkpoint saved. Resume with:\n"
-              f"  rl train {run.config['algo']} --resume {run.path}", file=sys.stderr)
-        return run.stop.exit_code
-    if run.guard.skipped:
-        summary["skipped_updates"] = run.guard.skipped
-    summary = rounded({**summary, "run_dir": str(run.path)})
-    run.write_summary(summary)
-    print(json.dumps(summary) if compact else json.dumps(summary, indent=2))
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from agents import load_algorithm
-
-    for name in ("episodes", "games", "simulations", "parallel"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name} must be >= 1, got {value}")
-    runs = [Run.open(path) for path in args.run_dir]
-    run = runs[0]
-    module = load_algorithm(run.config["algo"])
-    if len(runs) > 1 and (not hasattr(module, "evaluate_ensemble")
-                          or any(r.config["algo"] != run.config["algo"] for r in runs)):
-        raise UserError("several run directories make an ensemble, which is for classifier "
-                        "runs only")
-    if run.config["algo"] != "alphazero" and (args.opponent or args.games or args.simulations
-                                              or args.referee or args.save_games):
-        raise UserError("--opponent, --games, --simulations, --referee and --save-games are for "
-                        f"self-play agents; {run.path} is a {run.config['algo']} run")
-    args.progress = not args.json and sys.stderr.isatty()
-    if args.checkpoint == "best" and not run.has_checkpoint("best"):
-        args.checkpoint = "latest"
-    result = module.evaluate(run, args) if len(runs) == 1 else \
-        module.evaluate_ensemble(runs, args)
-    print(json.dumps(rounded(result)) if args.json else as_text(result))
-    return 0
-
-
 def cmd_envs() -> int:
     """The ids `--env` accepts here: gymnasium's whose dependencies are installed, then the
     Atari games by short name (ALE/<Game>-v5 works too); the rest are counted, not listed."""
@@ -437,110 +139,6 @@ def cmd_envs() -> int:
     if missing:
         print(f"\n{missing} more gymnasium ids need packages that are not installed (MuJoCo, "
               "Box2D, jax): `pip install 'gymnasium[mujoco,box2d]'` adds most")
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from agents.bench import bench_classifier, bench_dqn
-
-    for name in ("steps", "learning_starts", "buffer_size", "seconds", "epochs"):
-        if getattr(args, name) <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be > 0")
-    if args.what == "update":
-        from agents.bench import bench_update
-
-        result = bench_update(args.preset, args.env, args.seconds)
-        print(json.dumps(result) if args.json else json.dumps(result, indent=1))
-        return 0
-    if args.what == "selfplay":
-        from agents.bench import bench_selfplay
-
-        for name in ("simulations", "games"):
-            if getattr(args, name) < 1:
-                raise UserError(f"--{name} must be >= 1")
-        result = bench_selfplay(args.game, args.simulations, args.games, seconds=args.seconds)
-        rows = [("positions/s, batched", "batched_positions_per_s", "one_at_a_time_positions_per_s",
-                 "batched_vs_one_at_a_time"),
-                ("positions/s vs open_spiel", "batched_positions_per_s",
-                 "openspiel_mcts_positions_per_s", "batched_vs_openspiel")]
-        header = ("ours", "reference")
-    elif args.what == "classifier":
-        result = bench_classifier(args.backbone, args.dataset, args.data_dir,
-                                  epochs=args.epochs)
-        rows = [("train images/s", "ours_images_per_s", "plain_images_per_s", "ratio")]
-        header = ("ours", "plain torch")
-    else:
-        result = bench_dqn(args.env, args.steps, args.learning_starts, args.buffer_size,
-                           device=resolve_device(args.device), amp=args.amp)
-        rows = [("train-phase steps/s", "ours_sps", "sb3_sps", "sps_ratio"),
-                ("replay bytes/transition", "ours_bytes_per_transition",
-                 "sb3_bytes_per_transition", None)]
-        header = (f"ours {result['ours_precision']}", f"sb3 {result['sb3_precision']}")
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"{'':28}{header[0]:>12}{header[1]:>12}{'ratio':>8}")
-    for label, ours, ref, ratio in rows:
-        print(f"{label:28}{result[ours]:>12}{result[ref]:>12}"
-              f"{result[ratio] if ratio else '':>8}")
-    return 0
-
-
-def cmd_games(args: argparse.Namespace) -> int:
-    from agents.arena.match import generate_games
-    from agents.arena.registry import make_player
-    from envs.games import load_game
-    from envs.records import write_records
-
-    for name in ("games", "parallel"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.random_moves < 0:
-        raise UserError(f"--random-moves must be >= 0, got {args.random_moves}")
-    game = load_game(args.game)
-    specs = args.expert or ["mcts:1000"]
-    for spec in specs:
-        if spec.split(":")[0] not in ("minimax", "mcts", "gtp"):
-            raise UserError(f"--expert {spec!r}: use minimax, minimax:DEPTH, mcts:N or gtp:COMMAND")
-    experts = [make_player(spec, game, args.seed + 100_000 * i, timeout=args.timeout)
-               for i, spec in enumerate(specs)]
-    sgf = game.record_format == "sgf"
-    t0 = time.perf_counter()
-    try:
-        records = generate_games(game, experts, args.games, save_dir=args.out if sgf else None,
-                                 parallel=args.parallel, progress=sys.stderr.isatty(),
-                                 random_moves=args.random_moves, seed=args.seed)
-    finally:
-        for expert in experts:
-            expert.close()
-    if not sgf:
-        write_records(args.out, game, records)
-    results = [r.result for r in records]
-    print(json.dumps({"game": game.name, "experts": specs, "games": len(records),
-                      "first_player_wins": sum(r > 0 for r in results),
-                      "draws": sum(r == 0 for r in results),
-                      "second_player_wins": sum(r < 0 for r in results),
-                      "distinct": len({tuple(r.moves) for r in records}),
-                      "mean_length": round(sum(len(r.moves) for r in records) / len(records), 1),
-                      "seconds": round(time.perf_counter() - t0, 1), "out": str(args.out)}))
-    return 0
-
-
-def cmd_record(args: argparse.Namespace) -> int:
-    from agents import load_algorithm
-
-    if args.episodes < 1:
-        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-    if args.epsilon is not None and not 0 <= args.epsilon <= 1:
-        raise UserError(f"--epsilon must be in [0, 1], got {args.epsilon}")
-    run = Run.open(args.run_dir)
-    module = load_algorithm(run.config["algo"])
-    if not hasattr(module, "record"):
-        raise UserError(f"{args.run_dir} is a {run.config['algo']} run: only dqn and alphazero "
-                        "agents can be recorded")
-    if args.checkpoint == "best" and not run.has_checkpoint("best"):
-        args.checkpoint = "latest"
-    print(json.dumps(module.record(run, args)))
     return 0
 
 
@@ -620,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             if algo in ("-h", "--help"):
                 parser.parse_args(["train", "--help"])
             return cmd_train(algo, rest[1:])
+        if argv and argv[0] in ("eval", "record"):
+            return (cmd_eval if argv[0] == "eval" else cmd_record)(argv[1:])
         extra: list[str] = []
         if argv and argv[0] == "suite" and "--" in argv:  # training flags for every run
             i = argv.index("--")
@@ -629,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             from rl.commands.suite import cmd_suite
 
             return cmd_suite(args, extra)
-        commands = {"eval": cmd_eval, "envs": lambda _: cmd_envs(), "bench": cmd_bench,
-                    "games": cmd_games, "play": cmd_play, "record": cmd_record,
+        commands = {"envs": lambda _: cmd_envs(), "bench": cmd_bench,
+                    "games": cmd_games, "play": cmd_play,
                     "gtp": cmd_gtp, "export": cmd_export, "predict": cmd_predict,
                     "report": cmd_report, "compare": cmd_compare}
         if args.command in commands:

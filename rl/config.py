@@ -50,10 +50,11 @@ def _parse_kv(text: str) -> tuple[str, Any]:
     return key, yaml.safe_load(value)  # 'false' -> False, '8' -> 8, '8x8' -> '8x8'
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_config_args(parser: argparse.ArgumentParser, cls: type,
+                    title: str = "algorithm options") -> None:
     """One flag per config field; unset flags stay absent so YAML values are not overridden."""
     hints = _field_types(cls)
-    group = parser.add_argument_group("algorithm options")
+    group = parser.add_argument_group(title)
     for f in dataclasses.fields(cls):
         tp = _base_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -168,6 +169,11 @@ def build_config(cls: type, *layers: dict[str, Any]) -> Any:
     if check is not None:
         check()
     return cfg
+
+
+def flag_names(cls: type) -> list[str]:
+    """The command-line flags of a config class, as add_config_args spells them."""
+    return ["--" + f.name.replace("_", "-") for f in dataclasses.fields(cls)]
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -39,7 +39,7 @@ CASES = [
     (["train", "alphazero", "--pretrain", "bad.yaml"], "expected 'ACTION ACTION ... : RESULT'"),
     (["train", "alphazero", "--pretrain", "illegal.txt"], "move 4 is illegal there"),
     (["train", "alphazero", "--eval-opponents", "random,gnugo"], "unknown opponent 'gnugo'"),
-    (["eval", "corrupt", "--opponent", "random"], "are for self-play agents"),
+    (["eval", "corrupt", "--opponent", "random"], "--opponent is for alphazero runs"),
     (["eval", "corrupt", "corrupt"], "an ensemble, which is for classifier runs only"),
     (["games", "generate", "--game", "chess", "--out", "x.txt"], "unknown game 'chess'"),
     (["games", "generate", "--game", "ttt", "--expert", "random", "--out", "x.txt"],

@@ -11,7 +11,7 @@ from sgfmill import sgf_properties
 
 from agents.alphazero.learner import expert_positions
 from agents.arena.gtp import EngineError, GtpPlayer, GtpServer, Referee
-from agents.arena.match import play_match
+from agents.arena.match import Match
 from agents.arena.players import RandomPlayer, SearchPlayer
 from agents.mcts import Node, SearchConfig, uniform_evaluator
 from conftest import ROOT, rl
@@ -173,7 +173,7 @@ def test_a_move_that_repeats_a_position_is_never_chosen():
     root.N[:] = 1
     root.N[np.flatnonzero(root.actions == repeat)] = 100  # the search's favourite
     player.hopeless[0] = 0
-    assert player.pick(0, root) != repeat
+    assert player.pick(0, root, repeat) != repeat
 
 
 def serve(lines: str, server: GtpServer) -> str:
@@ -221,7 +221,7 @@ def test_a_failing_engine_is_one_clear_error_naming_it(mode: str, message: str):
     game = load_game("go9")
     engine = GtpPlayer(game, f"{FAKE} {mode}", timeout=2)
     with pytest.raises(EngineError, match=message) as error:
-        play_match(game, engine, RandomPlayer(game, 0), 2)
+        Match(game, engine, RandomPlayer(game, 0)).play(2)
     assert "fake_gtp_engine.py" in str(error.value)
     engine.close()
 
@@ -242,7 +242,7 @@ def test_rl_gtp_plays_a_whole_game_against_gnugo_through_the_match_runner(tmp_pa
                       "--positional-superko")
     referee = Referee(game, "gnugo --mode gtp --chinese-rules --capture-all-dead")
     try:
-        result = play_match(game, ours, gnugo, 1, referee=referee, save_dir=tmp_path)
+        result = Match(game, ours, gnugo, referee=referee, save_dir=tmp_path).play(1)
     finally:
         for p in (ours, gnugo, referee):
             p.close()

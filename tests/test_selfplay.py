@@ -13,7 +13,7 @@ import torch
 from agents.alphazero.config import Config
 from agents.alphazero.net import NetEvaluator, build_net
 from agents.alphazero.selfplay import PlaySettings, self_play
-from agents.arena.match import generate_games, play_match
+from agents.arena.match import Match, generate_games
 from agents.arena.players import MinimaxPlayer, RandomPlayer
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
 from conftest import rl
@@ -120,9 +120,9 @@ def test_symmetries_move_the_policy_with_the_board(name: str, moves: list[int]):
 
 def test_minimax_is_exact_and_records_round_trip(tmp_path: Path):
     game = load_game("tic_tac_toe")
-    r = play_match(game, MinimaxPlayer(game, 0), MinimaxPlayer(game, 1), 10).summary()
+    r = Match(game, MinimaxPlayer(game, 0), MinimaxPlayer(game, 1)).play(10).summary()
     assert r["draws"] == 10  # perfect play draws
-    r = play_match(game, MinimaxPlayer(game, 0), RandomPlayer(game, 1), 40).summary()
+    r = Match(game, MinimaxPlayer(game, 0), RandomPlayer(game, 1)).play(40).summary()
     assert r["losses"] == 0 and r["wins"] >= 30
     assert r["score_ci95"][0] > 0.5 and r["elo"] > 0  # the interval excludes an even match
     records = generate_games(game, [MinimaxPlayer(game, 2)], 5)
@@ -225,3 +225,13 @@ def test_search_in_bfloat16_keeps_the_network_s_preferences():
     priors16, values16 = NetEvaluator(net, torch.device("cpu"), bf16=True)(planes, masks)
     assert np.allclose(priors16.sum(1), 1) and np.abs(priors16 - priors).max() < 0.02
     assert np.abs(values16 - values).max() < 0.05
+
+
+def test_gumbel_search_trains_and_plays_through_the_command(workdir: Path):
+    summary = json.loads(rl("train", "alphazero", "--game", "tic_tac_toe", "--search", "gumbel",
+                            "--iterations", "1", *TINY, "--run-dir", "g", cwd=workdir,
+                            check=True).stdout)
+    assert summary["iterations"] == 1 and summary["games"] == 4
+    ev = json.loads(rl("eval", "g", "--opponent", "random", "--games", "2", "--json",
+                       cwd=workdir, check=True).stdout)
+    assert ev["games"] == 2 and ev["simulations"] == 8

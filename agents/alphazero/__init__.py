@@ -8,11 +8,12 @@ AlphaZero's loop (search -> self-play games -> train the network that guides the
     train.py     the loop: pretrain, then self-play -> train -> gate -> strength
     watch.py     eval, record, gtp: the trained agent at work
 """
-from agents.alphazero.config import NAME, Config, defaults_for
+from agents.alphazero.config import NAME, Config, EvalConfig, RecordConfig, defaults_for
 from agents.alphazero.train import plot, train
 from agents.alphazero.watch import evaluate, record
 
 # what a shipped agent keeps of a checkpoint (`rl export`): the network, not the optimiser
 EXPORT_KEYS = ("meta", "best_model", "iteration", "pretrain")
 
-__all__ = ["EXPORT_KEYS", "NAME", "Config", "defaults_for", "evaluate", "plot", "record", "train"]
+__all__ = ["EXPORT_KEYS", "NAME", "Config", "EvalConfig", "RecordConfig", "defaults_for",
+           "evaluate", "plot", "record", "train"]

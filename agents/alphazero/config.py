@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agents.mcts import SearchConfig
 from envs.games import resolve_game
@@ -24,6 +24,16 @@ class Config:
     iterations: int = opt(30, "self-play -> train iterations", min=1, resumable=True)
     games_per_iteration: int = opt(64, "self-play games per iteration (played in parallel)", min=1)
     simulations: int = opt(50, "MCTS simulations per move (a full search)", min=1)
+    search: Literal["puct", "gumbel"] = opt(
+        "puct", "the tree search: puct (AlphaZero: PUCT, Dirichlet root noise, visit-count "
+        "targets) or gumbel (Gumbel AlphaZero: Gumbel-top-k root moves, sequential halving, "
+        "targets from completed Q values; improves the policy with few simulations)")
+    gumbel_moves: int = opt(16, "gumbel: most root moves considered (then halved)", min=1)
+    c_visit: float = opt(50.0, "gumbel: sigma(q) = (c_visit + max visits) * c_scale * q",
+                         min=0.0)
+    c_scale: float = opt(1.0, "gumbel: scale of the completed Q values against the prior's "
+                         "logits (mctx's default is 0.1; the paper's board games 1.0)",
+                         min=0.0, min_exclusive=True)
     fast_simulations: int = opt(0, "playout-cap randomisation (KataGo): moves not drawn for a "
                                 "full search get this many simulations, no noise, and train the "
                                 "value alone (0: every move is a full search)", min=0)
@@ -98,9 +108,44 @@ class Config:
     def search_precision(self) -> str:
         return "bf16" if self.search_bf16 else "fp32"
 
-    def search(self, simulations: int | None = None) -> SearchConfig:
+    def search_config(self, simulations: int | None = None) -> SearchConfig:
         return SearchConfig(simulations or self.simulations, self.c_puct, self.dirichlet_alpha,
-                            self.noise_eps, self.leaves_per_tree)
+                            self.noise_eps, self.leaves_per_tree, self.search,
+                            self.gumbel_moves, self.c_visit, self.c_scale)
+
+
+@dataclass
+class EvalConfig:
+    """`rl eval DIR` of a self-play run: a match against an opponent, alternating colours."""
+
+    opponent: str = opt("random", "random, minimax, minimax:DEPTH, mcts:N (open_spiel's "
+                        "MCTSBot), gtp:COMMAND (a GTP engine such as GNU Go) or another run "
+                        "directory")
+    games: int = opt(100, "games, alternating who moves first", min=1)
+    simulations: int | None = opt(None, "search simulations per move (default: the run's "
+                                  "evaluation setting)", min=1)
+    precision: Literal["auto", "fp32", "bf16"] = opt(
+        "auto", "the search's network precision; auto: the run's where this machine computes "
+        "it natively (an emulated one asked for is run, with a note)")
+    referee: str | None = opt(None, "Go: engine command whose final_score decides each game, or "
+                              "'none' for open_spiel's Tromp-Taylor (default: GNU Go when the "
+                              "opponent is GNU Go)")
+    save_games: str | None = opt(None, "Go: a folder to write each game to as SGF as it ends")
+    parallel: int | None = opt(None, "games played at once (default: all; 32 against a GTP "
+                               "engine)", min=1)
+    timeout: float = opt(60.0, "seconds a GTP engine may take to answer with a core to itself "
+                         "(times the games sharing each core)", min=0.0, min_exclusive=True)
+    seed: int | None = opt(None, "seed of the agent's and the opponent's choices (default: the "
+                           "run's seed + 50000)")
+
+
+@dataclass
+class RecordConfig:
+    """`rl record DIR` of a self-play run: GIFs of its games, one frame per move (and SGF)."""
+
+    episodes: int = opt(1, "games to record", min=1)
+    opponent: str | None = opt(None, "random, minimax, mcts:N or gtp:COMMAND (default: itself)")
+    seed: int | None = opt(None, "seed of the recorded games (default: the run's seed + 60000)")
 
 
 BOARD = {"backbone": "resnet-board", "leaves_per_tree": 4}

@@ -84,7 +84,8 @@ def net_player(cfg: Config, game: Game, net: nn.Module, seed: int, *,
                name: str = "agent", noise: bool = False) -> SearchPlayer:
     """Our search guided by `net`, at `simulations` (default: the run's evaluation setting)."""
     return SearchPlayer(game, NetEvaluator(net, device, cfg.search_bf16),
-                        cfg.search(simulations or cfg.eval_simulations or None), seed, name, noise)
+                        cfg.search_config(simulations or cfg.eval_simulations or None), seed, name,
+                        noise)
 
 
 def agent_player(run_dir: Path, simulations: int | None, seed: int, name: str = "agent",

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents import gumbel
 from agents.alphazero.config import Config
 from agents.alphazero.net import NetEvaluator, build_net
 from agents.mcts import Evaluator, Node, SearchConfig, advance, choose, search
@@ -64,7 +65,7 @@ class PlaySettings:
 
     @staticmethod
     def of(cfg: Config) -> PlaySettings:
-        return PlaySettings(cfg.search(), cfg.temperature_moves, cfg.value_target_q,
+        return PlaySettings(cfg.search_config(), cfg.temperature_moves, cfg.value_target_q,
                             cfg.fast_simulations, cfg.full_search_share)
 
 
@@ -94,10 +95,9 @@ def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
         full = [play.fast_simulations == 0 or rng.random() < play.full_search_share
                 for _ in live]
         budgets = [play.search.simulations if f else play.fast_simulations for f in full]
-        search(game, [roots[i] for i in live], evaluator, play.search, rng, budgets, full)
-        for i, is_full in zip(live, full):
-            temperature = 1.0 if moves[i] < play.temperature_moves else 0.0
-            action, policy = choose(roots[i], game.num_actions, temperature, rng)
+        chosen = searched([roots[i] for i in live], game, evaluator, play, rng, budgets, full,
+                          [moves[i] for i in live])
+        for i, is_full, (action, policy) in zip(live, full, chosen):
             steps[i].append((game.encode(roots[i].state), policy, roots[i].player,
                              roots[i].mean_value(), is_full))
             roots[i] = advance(roots[i], action)
@@ -112,6 +112,24 @@ def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
     stats = {"first_player_wins": int((results > 0).sum()), "draws": int((results == 0).sum()),
              "mean_length": float(moves.mean())}
     return Positions.concat(parts), stats, records
+
+
+def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySettings,
+             rng: np.random.Generator, budgets: list[int], full: list[bool],
+             moves: list[int]) -> list[tuple[int, np.ndarray]]:
+    """Search every root at once; each one's move and policy target. PUCT: Dirichlet noise on
+    full searches, moves sampled from the visits for the first `temperature_moves`, visit
+    counts as targets. Gumbel: Gumbel noise on full searches (the sampling itself), the best
+    survivor of sequential halving, the completed-Q policy as target."""
+    cfg = play.search
+    if cfg.kind == "gumbel":
+        noise = gumbel.search(game, roots, evaluator, cfg, rng, budgets, full)
+        return [(gumbel.chosen(r, noise[id(r)], cfg), gumbel.policy_target(r, cfg,
+                                                                           game.num_actions))
+                for r in roots]
+    search(game, roots, evaluator, cfg, rng, budgets, full)
+    return [choose(r, game.num_actions, 1.0 if n < play.temperature_moves else 0.0, rng)
+            for r, n in zip(roots, moves)]
 
 
 def _worker_play(args: tuple) -> tuple[Positions, dict[str, float], list[GameRecord]]:

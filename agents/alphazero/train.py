@@ -22,7 +22,7 @@ from agents.alphazero.config import NAME, Config
 from agents.alphazero.learner import Learner, held_out_figures, mean_losses, split_records
 from agents.alphazero.net import build_net, net_player, network_meta
 from agents.alphazero.selfplay import SelfPlay
-from agents.arena.match import play_match
+from agents.arena.match import Match
 from agents.arena.registry import make_player
 from envs.games import Game, load_game
 from rl.backbones import load_encoder
@@ -62,7 +62,7 @@ def strength(cfg: Config, game: Game, net: nn.Module, device: torch.device,
     for spec in cfg.opponents():
         opponent = make_player(spec, game, seed=cfg.seed + 7919 * iteration)
         try:
-            r = play_match(game, agent, opponent, cfg.eval_games).summary()
+            r = Match(game, agent, opponent).play(cfg.eval_games).summary()
         finally:
             opponent.close()
         out[f"{column(spec)}_win"] = r["wins"] / r["games"]
@@ -77,7 +77,7 @@ def gate(cfg: Config, game: Game, new: nn.Module, best: nn.Module, device: torch
     base = cfg.seed + 100_000 + 2 * iteration
     players = [net_player(cfg, game, net, seed, simulations=cfg.simulations, device=device,
                           noise=True) for net, seed in ((new, base), (best, base + 1))]
-    return play_match(game, *players, cfg.gate_games).summary()["score"]
+    return Match(game, *players).play(cfg.gate_games).summary()["score"]
 
 
 def pretrain(cfg: Config, game: Game, learner: Learner, run: Run, opts: RunOptions

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.alphazero.config import EvalConfig, RecordConfig
 from agents.alphazero.net import agent_player, load_net, net_player
 from agents.arena.gtp import GtpServer, Referee, is_gnugo
-from agents.arena.match import play_match
+from agents.arena.match import Match
 from agents.arena.pictures import draw
 from agents.arena.protocol import RESIGN
 from agents.arena.registry import make_player
@@ -39,60 +40,60 @@ def referee_for(game: Any, opponent: str, choice: str | None) -> Referee | None:
     return Referee(game, command) if command else None
 
 
-def evaluate(run: Run, args: Any) -> dict[str, Any]:
+def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
+             ) -> dict[str, Any]:
     """`rl eval DIR --opponent SPEC --games N`: wins, draws and losses from the agent's side,
     alternating who moves first, with 95% intervals."""
-    cfg, game, net, state = load_net(run, args.checkpoint)
-    if args.precision in ("fp32", "bf16"):  # the search's precision (default: the run's)
-        cfg = dataclasses.replace(cfg, search_bf16=args.precision == "bf16")
-        if note := emulation_note(args.precision, torch.device("cpu")):
+    cfg, game, net, state = load_net(run, checkpoint)
+    if ev.precision != "auto":  # the search's precision (default: the run's)
+        cfg = dataclasses.replace(cfg, search_bf16=ev.precision == "bf16")
+        if note := emulation_note(ev.precision, torch.device("cpu")):
             print(note, file=sys.stderr)
-    seed = cfg.seed + 50_000 if args.seed is None else args.seed
-    agent = net_player(cfg, game, net, seed, simulations=args.simulations)
-    spec = args.opponent or "random"
+    seed = cfg.seed + 50_000 if ev.seed is None else ev.seed
+    agent = net_player(cfg, game, net, seed, simulations=ev.simulations)
     # all games at once batch our network best, but GTP engines (one per game) share the
     # cores: each answer may wait for the others', so the limit grows with games per core
-    games = args.games or args.episodes
-    parallel = args.parallel or (min(games, ENGINE_GAMES) if spec.startswith("gtp:") else None)
-    timeout = args.timeout * max(1.0, (parallel or 1) / (os.cpu_count() or 1))
-    opponent = make_player(spec, game, seed + 1, timeout=timeout,
+    engine = ev.opponent.startswith("gtp:")
+    parallel = ev.parallel or (min(ev.games, ENGINE_GAMES) if engine else None)
+    timeout = ev.timeout * max(1.0, (parallel or 1) / (os.cpu_count() or 1))
+    opponent = make_player(ev.opponent, game, seed + 1, timeout=timeout,
                            load_agent=lambda d: agent_player(d, None, seed + 2, str(d), game))
-    referee = referee_for(game, spec, args.referee)
-    save = Path(args.save_games) if args.save_games else None
+    referee = referee_for(game, ev.opponent, ev.referee)
+    save = Path(ev.save_games) if ev.save_games else None
     t0 = time.perf_counter()
     try:
-        result = play_match(game, agent, opponent, games, referee=referee,
-                            save_dir=save, parallel=parallel, progress=args.progress)
+        result = Match(game, agent, opponent, referee=referee, save_dir=save).play(
+            ev.games, parallel, progress)
     finally:
         opponent.close()
         if referee is not None:
             referee.close()
-    return {"algo": "alphazero", "game": game.name, "checkpoint": args.checkpoint,
-            "iteration": state["iteration"], "opponent": spec,
+    return {"algo": "alphazero", "game": game.name, "checkpoint": checkpoint,
+            "iteration": state["iteration"], "opponent": ev.opponent,
             "referee": referee.command if referee else "rules (open_spiel)",
             "simulations": agent.cfg.simulations,
             "search_precision": cfg.search_precision, **result.summary(),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def record(run: Run, args: Any) -> dict[str, Any]:
+def record(run: Run, checkpoint: str, rec: RecordConfig) -> dict[str, Any]:
     """`rl record DIR`: games of the saved agent (against itself, or --opponent) drawn one
     frame per move to GIF (and SGF for Go), named with the checkpoint, the seed and the result."""
     import imageio.v3 as imageio
 
-    cfg, game, net, _ = load_net(run, args.checkpoint)
-    seed = cfg.seed + 60_000 if args.seed is None else args.seed
+    cfg, game, net, _ = load_net(run, checkpoint)
+    seed = cfg.seed + 60_000 if rec.seed is None else rec.seed
     agent = net_player(cfg, game, net, seed)
-    opponent = make_player(args.opponent, game, seed + 1) if args.opponent else None
+    opponent = make_player(rec.opponent, game, seed + 1) if rec.opponent else None
     files, results = [], []
     try:
-        for i in range(args.episodes):
+        for i in range(rec.episodes):
             seats = (agent, opponent or agent) if i % 2 == 0 else (opponent or agent, agent)
             frames, state = _play_drawn(game, seats, i)
             first = state.returns()[0] if state.is_terminal() else (
                 1.0 if state.current_player() == 1 else -1.0)  # a resignation
             result = "first-wins" if first > 0 else "second-wins" if first < 0 else "draw"
-            stem = f"record-{Path(args.checkpoint).stem}-seed{seed}-game{i}-{result}"
+            stem = f"record-{Path(checkpoint).stem}-seed{seed}-game{i}-{result}"
             path = run.path / "videos" / f"{stem}.gif"
             path.parent.mkdir(exist_ok=True)
             height, width = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
@@ -113,8 +114,8 @@ def record(run: Run, args: Any) -> dict[str, Any]:
     finally:
         if opponent is not None:
             opponent.close()
-    return {"algo": "alphazero", "game": game.name, "checkpoint": args.checkpoint, "seed": seed,
-            "opponent": args.opponent or "itself", "results": results, "files": files}
+    return {"algo": "alphazero", "game": game.name, "checkpoint": checkpoint, "seed": seed,
+            "opponent": rec.opponent or "itself", "results": results, "files": files}
 
 
 def _play_drawn(game: Any, seats: tuple[Any, Any], key: int) -> tuple[list[np.ndarray], Any]:

@@ -150,7 +150,10 @@ def is_gnugo(command: str) -> bool:
 class GtpPlayer:
     """An external engine at one side of many games: one process per game being played, so
     that all of them think at once. GNU Go plays the same game for the same position, so each
-    game's process gets its own `--seed` (unless the command sets one)."""
+    game's process gets its own `--seed` (unless the command sets one). A LatePlayer: each
+    engine thinks while the match goes on with the other games."""
+
+    answers_later = True
 
     def __init__(self, game: GoGame, command: str, seed: int = 0, timeout: float = 60.0):
         if not game.gtp:

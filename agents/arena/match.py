@@ -1,6 +1,6 @@
 """Matches on many boards at once, the records they leave, and expert games.
 
-`play_match` keeps up to `parallel` games going; each turn, every player is asked for its
+A `Match` keeps up to `parallel` games going; each turn, every player is asked for its
 moves in all the games where it is to move (one network batch, or all engines thinking at
 once). The agent plays first (Black in Go) in the even games. A game ends by the rules
 (open_spiel: Tromp-Taylor in Go), by resignation, or is scored by a referee engine, whose
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.arena.protocol import RESIGN, Player
+from agents.arena.protocol import RESIGN, LatePlayer, Player
 from envs import go
 from envs.games import Game
 from envs.records import GameRecord
@@ -41,6 +41,18 @@ class MatchResult:
     agent_moves: int = 0
     agent_slowest_call: float = 0.0
 
+    def add(self, seat: int, result: float, rules: float | None, record: GameRecord) -> None:
+        self.seats.append(seat)
+        self.results.append(result)
+        self.rules_results.append(rules)
+        self.records.append(record)
+
+    def timed(self, seconds: float, moves: int) -> None:
+        """One call of the agent's that chose `moves` moves."""
+        self.agent_seconds += seconds
+        self.agent_moves += moves
+        self.agent_slowest_call = max(self.agent_slowest_call, seconds)
+
     def summary(self) -> dict[str, Any]:
         """wins/draws/losses from the agent's side, by seat, with 95% intervals."""
         first, second = self.game.player_names
@@ -61,127 +73,143 @@ class MatchResult:
         return out
 
 
-def play_match(game: Game, agent: Player, opponent: Player, games: int, *,
-               referee: Any = None, save_dir: Path | None = None, parallel: int | None = None,
-               progress: bool = False, first_key: int = 0,
-               opening: Callable[[Any, int], list[int]] | None = None) -> MatchResult:
-    """`games` games between agent and opponent (the same object plays itself). With
-    `referee` (agents.arena.gtp.Referee), its score decides every game not ended by resignation.
-    `opening(state, key)` gives moves played before the players take over (both are told)."""
-    players = [agent] if agent is opponent else [agent, opponent]
-    result = MatchResult(game)
-    states: dict[int, Any] = {}
-    opened: dict[int, int] = {}  # moves played by the opening, per game
-    todo = iter(range(first_key, first_key + games))
-    bar = TrainingProgress(games, label=f"{agent.name} vs {opponent.name}", enabled=progress,
-                           unit="games")
+class Match:
+    """Games between `agent` and `opponent` (the same object plays itself), many at once.
 
-    def start() -> None:
-        key = next(todo, None)
-        if key is not None:
-            states[key] = game.new_state()
-            for p in players:
-                p.new_game(key)
-            for action in opening(states[key], key) if opening else []:
-                play(game, agent, players, states[key], key, action, finish)
-            opened[key] = len(states[key].history())
+    With `referee` (agents.arena.gtp.Referee), its score decides every game not ended by
+    resignation; `save_dir` receives each Go game as SGF the moment it ends; `opening(state,
+    key)` gives moves played before the players take over (both are told). Keys count from
+    `first_key`; the agent moves first in the games whose key is even relative to it."""
 
-    def finish(key: int, resigned: int | None = None) -> None:
-        state = states.pop(key)
-        seat = (key - first_key) % 2
-        names = (agent.name, opponent.name) if seat == 0 else (opponent.name, agent.name)
+    def __init__(self, game: Game, agent: Player, opponent: Player, *, referee: Any = None,
+                 save_dir: Path | None = None, first_key: int = 0,
+                 opening: Callable[[Any, int], list[int]] | None = None):
+        self.game, self.agent, self.opponent = game, agent, opponent
+        self.players = [agent] if agent is opponent else [agent, opponent]
+        self.late = [p for p in self.players if p.answers_later]
+        self.referee, self.save_dir, self.first_key, self.opening = (referee, save_dir,
+                                                                     first_key, opening)
+        self.result = MatchResult(game)
+        self.states: dict[int, Any] = {}
+        self.opened: dict[int, int] = {}  # moves played by the opening, per game
+        self.waiting: set[int] = set()  # games whose mover (a late player) is thinking
+
+    def play(self, games: int, parallel: int | None = None,
+             progress: bool = False) -> MatchResult:
+        """`games` games, up to `parallel` of them going at once (default: all)."""
+        self.todo = iter(range(self.first_key, self.first_key + games))
+        self.bar = TrainingProgress(games, label=f"{self.agent.name} vs {self.opponent.name}",
+                                    enabled=progress, unit="games")
+        try:
+            for _ in range(parallel or games):
+                self.start()
+            while self.states:
+                self.turn()
+        except UserError as e:  # a failing engine: say what was kept
+            kept = (f" (SGF in {self.save_dir})" if self.save_dir is not None
+                    and self.result.results else "")
+            raise type(e)(f"{e}; {len(self.result.results)} games had finished{kept}") from None
+        finally:
+            self.bar.close()
+            for key in list(self.states):
+                for p in self.players:
+                    p.end_game(key)
+        return self.result
+
+    def turn(self) -> None:
+        """Every player moves in all the games where it is to move (one network batch, or all
+        engines thinking at once); then the late players' answers that have come are played,
+        waiting for one only when no game can go on without it."""
+        for p in self.players:
+            keys = [k for k in self.states if self.mover(k) is p and k not in self.waiting]
+            if not keys:
+                continue
+            if p.answers_later:
+                p.ask(keys)  # type: ignore[attr-defined]  # a LatePlayer
+                self.waiting.update(keys)
+                continue
+            t0 = time.perf_counter()
+            actions = p.choose(keys)
+            if p is self.agent:
+                self.result.timed(time.perf_counter() - t0, len(keys))
+            for key, action in zip(keys, actions):
+                self.move(p, key, action)
+        idle = all(k in self.waiting for k in self.states)
+        for p, key, action in answers(self.late, block=idle and bool(self.waiting)):
+            self.waiting.discard(key)
+            self.move(p, key, action)
+
+    def seat(self, key: int) -> int:
+        """The agent's seat in game `key`: 0 (first to move) or 1."""
+        return (key - self.first_key) % 2
+
+    def mover(self, key: int) -> Player:
+        return self.agent if self.states[key].current_player() == self.seat(key) \
+            else self.opponent
+
+    def start(self) -> None:
+        key = next(self.todo, None)
+        if key is None:
+            return
+        self.states[key] = self.game.new_state()
+        for p in self.players:
+            p.new_game(key)
+        for action in self.opening(self.states[key], key) if self.opening else []:
+            self.move(self.agent, key, action)
+        self.opened[key] = len(self.states[key].history())
+
+    def move(self, player: Player, key: int, action: int) -> None:
+        """One move of one game, told to every player; the game is finished when it ends."""
+        state = self.states[key]
+        if action == RESIGN:
+            self.finish(key, resigned=state.current_player())
+            return
+        if action not in state.legal_actions():
+            raise UserError(f"{player.name} played an illegal move in game {key}: "
+                            f"{self.game.action_name(state, action)}")
+        state.apply_action(action)
+        for p in self.players:
+            p.observe(key, action)
+        if state.is_terminal():
+            self.finish(key)
+
+    def finish(self, key: int, resigned: int | None = None) -> None:
+        """Score the game (rules, resignation or referee), record it, start the next one."""
+        state = self.states.pop(key)
+        seat = self.seat(key)
+        names = (self.agent.name, self.opponent.name) if seat == 0 else \
+            (self.opponent.name, self.agent.name)
         moves = list(state.history())
         if resigned is not None:
             value, rules = (1.0 if resigned == 1 else -1.0), None
-            score = game.result_text(state, resigned)
+            score = self.game.result_text(state, resigned)
         else:
             value = rules = float(state.returns()[0])
-            score = game.result_text(state)
-            if referee is not None:
-                score = referee.score(moves)
+            score = self.game.result_text(state)
+            if self.referee is not None:
+                score = self.referee.score(moves)
                 value = go.parse_result(score)
                 if value is None:
-                    raise UserError(f"referee {referee.command!r} scored a game {score!r}")
-        record = GameRecord(moves, value, names, score, opening=opened.pop(key))
-        if save_dir is not None and game.record_format == "sgf":
+                    raise UserError(f"referee {self.referee.command!r} scored a game {score!r}")
+        record = GameRecord(moves, value, names, score, opening=self.opened.pop(key))
+        if self.save_dir is not None and self.game.record_format == "sgf":
             from envs.sgf import write_sgf
 
-            write_sgf(save_dir / f"game-{key:05d}.sgf", game, record)
-        for p in players:
+            write_sgf(self.save_dir / f"game-{key:05d}.sgf", self.game, record)
+        for p in self.players:
             p.end_game(key)
-        result.seats.append(seat)
-        result.results.append(value)
-        result.rules_results.append(rules if referee is not None else None)
-        result.records.append(record)
-        bar.update(len(result.results))
-        start()
-
-    def mover(key: int) -> Player:
-        seat = (key - first_key) % 2
-        return agent if states[key].current_player() == seat else opponent
-
-    engines = [p for p in players if hasattr(p, "ask")]  # they think on their own
-    waiting: set[int] = set()
-    try:
-        for _ in range(parallel or games):
-            start()
-        while states:
-            for p in players:
-                keys = [k for k in states if mover(k) is p and k not in waiting]
-                if not keys:
-                    continue
-                if p in engines:
-                    p.ask(keys)
-                    waiting.update(keys)
-                    continue
-                t0 = time.perf_counter()
-                actions = p.choose(keys)
-                if p is agent:
-                    spent = time.perf_counter() - t0
-                    result.agent_seconds += spent
-                    result.agent_moves += len(keys)
-                    result.agent_slowest_call = max(result.agent_slowest_call, spent)
-                for key, action in zip(keys, actions):
-                    play(game, p, players, states[key], key, action, finish)
-            # take each engine's move as it comes; wait only when nobody else can move
-            idle = all(k in waiting for k in states)
-            for p, key, action in answers(engines, block=idle and bool(waiting)):
-                waiting.discard(key)
-                play(game, p, players, states[key], key, action, finish)
-    except UserError as e:  # a failing engine: say what was kept
-        kept = f" (SGF in {save_dir})" if save_dir is not None and result.results else ""
-        raise type(e)(f"{e}; {len(result.results)} games had finished{kept}") from None
-    finally:
-        bar.close()
-        for key in list(states):
-            for p in players:
-                p.end_game(key)
-    return result
+        self.result.add(seat, value, rules if self.referee is not None else None, record)
+        self.bar.update(len(self.result.results))
+        self.start()
 
 
-def play(game: Game, player: Player, players: Sequence[Player], state: Any, key: int,
-         action: int, finish: Any) -> None:
-    """One move of one game, told to every player; the game is finished when it ends."""
-    if action == RESIGN:
-        finish(key, resigned=state.current_player())
-        return
-    if action not in state.legal_actions():
-        raise UserError(f"{player.name} played an illegal move in game {key}: "
-                        f"{game.action_name(state, action)}")
-    state.apply_action(action)
-    for p in players:
-        p.observe(key, action)
-    if state.is_terminal():
-        finish(key)
-
-
-def answers(engines: Sequence[Any], block: bool) -> list[tuple[Any, int, int]]:
-    """(engine player, game, move) for each answer that has come; with `block`, at least one."""
+def answers(players: Sequence[LatePlayer], block: bool) -> list[tuple[LatePlayer, int, int]]:
+    """(player, game, move) for each answer that has come; with `block`, at least one."""
     while True:
-        got = [(p, key, action) for p in engines for key, action in p.answers()]
+        got = [(p, key, action) for p in players for key, action in p.answers()]
         if got or not block:
             return got
-        select.select([fd for p in engines for fd in p.thinking()], [], [], 1.0)
+        select.select([fd for p in players for fd in p.thinking()], [], [], 1.0)
 
 
 def random_opening(game: Game, most: int, seed: int) -> Callable[[Any, int], list[int]]:
@@ -214,8 +242,8 @@ def generate_games(game: Game, experts: Sequence[Player], games: int,
     for i, expert in enumerate(experts):
         n = share + (i < extra)
         if n:
-            r = play_match(game, expert, expert, n, save_dir=save_dir, parallel=parallel,
-                           progress=progress, first_key=first, opening=opening)
-            records += r.records
+            match = Match(game, expert, expert, save_dir=save_dir, first_key=first,
+                          opening=opening)
+            records += match.play(n, parallel, progress).records
             first += n
     return records

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import gumbel
 from agents.arena.protocol import RESIGN, Follower
 from agents.mcts import Evaluator, Node, SearchConfig, advance, search
 from envs.games import Game
@@ -123,6 +124,8 @@ class SearchPlayer:
     has passed and passing wins, and resigns when the search's value stays below
     `resign_below` for two of its moves (None: never)."""
 
+    answers_later = False
+
     def __init__(self, game: Game, evaluator: Evaluator, cfg: SearchConfig, seed: int,
                  name: str = "agent", noise: bool = False, resign_below: float | None = None):
         self.game, self.evaluator, self.cfg = game, evaluator, cfg
@@ -149,10 +152,19 @@ class SearchPlayer:
 
     def choose(self, keys: Sequence[int]) -> list[int]:
         roots = [self.roots[k] for k in keys]
-        search(self.game, roots, self.evaluator, self.cfg, self.rng if self.noise else None)
-        return [self.pick(k, r) for k, r in zip(keys, roots)]
+        rng = self.rng if self.noise else None
+        if self.cfg.kind == "gumbel":
+            noise = gumbel.search(self.game, roots, self.evaluator, self.cfg, rng)
+            best = [gumbel.chosen(r, noise[id(r)], self.cfg) for r in roots]
+        else:
+            search(self.game, roots, self.evaluator, self.cfg, rng)
+            best = [int(r.actions[self.rng.choice(np.flatnonzero(r.N == r.N.max()))])
+                    for r in roots]
+        return [self.pick(k, r, b) for k, r, b in zip(keys, roots, best)]
 
-    def pick(self, key: int, root: Node) -> int:
+    def pick(self, key: int, root: Node, first: int) -> int:
+        """The search's move `first`, unless resigning, passing to win or superko says
+        otherwise (then the next most visited)."""
         if self.resign_below is not None:
             self.hopeless[key] = self.hopeless[key] + 1 if root.mean_value() < self.resign_below \
                 else 0
@@ -163,8 +175,6 @@ class SearchPlayer:
             child = root.state.child(passing)  # the game ends: take a sure win
             if child.returns()[root.player] > 0:
                 return passing
-        ties = np.flatnonzero(root.N == root.N.max())
-        first = int(root.actions[self.rng.choice(ties)])
         for action in [first, *map(int, root.actions[np.argsort(-root.N, kind="stable")])]:
             if not self.game.is_superko(root.state.child(action)):
                 return action

@@ -12,6 +12,11 @@ same protocol wraps external GTP engines (agents/arena/gtp.py):
     close()               no more games (engines exit)
 
 A move is an action id, or RESIGN.
+
+Most players answer `choose` at once. A player that thinks on its own (an external engine, a
+process per game) says so with `answers_later = True` and follows `LatePlayer` instead: it is
+asked (`ask`), and its answers are collected as they come, so the match goes on with the other
+games meanwhile.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ RESIGN = -1
 
 class Player(Protocol):
     name: str
+    answers_later: bool
 
     def new_game(self, key: int) -> None: ...
     def observe(self, key: int, action: int) -> None: ...
@@ -33,10 +39,19 @@ class Player(Protocol):
     def close(self) -> None: ...
 
 
+class LatePlayer(Player, Protocol):
+    """A player whose moves come later: asked now, answering when its thinking is done."""
+
+    def ask(self, keys: Sequence[int]) -> None: ...
+    def answers(self) -> list[tuple[int, int]]: ...  # (game, move) for those done, no waiting
+    def thinking(self) -> list[int]: ...  # file descriptors to wait on while none is done
+
+
 class Follower:
     """Keeps its own copy of each game's position, from the moves it is told about."""
 
     name = "player"
+    answers_later = False
 
     def __init__(self, game: Game):
         self.game = game

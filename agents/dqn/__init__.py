@@ -8,7 +8,16 @@ Presets: `--preset der` and `--preset drq_eps` are the Atari 100k agents of Dopa
 The Q-network is a shared backbone (rl.backbones) plus a Q head. Observations reach the device
 as uint8 and are scaled there, and replay stores each frame once (rl.replay).
 """
-from agents.dqn.config import NAME, Config, atari_options, defaults_for, encoder_name, is_atari
+from agents.dqn.config import (
+    NAME,
+    Config,
+    EvalConfig,
+    RecordConfig,
+    atari_options,
+    defaults_for,
+    encoder_name,
+    is_atari,
+)
 from agents.dqn.evaluate import evaluate, load_learner, record
 from agents.dqn.learner import Learner
 from agents.dqn.network import network_meta, q_targets, td_loss
@@ -27,6 +36,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict:
         return train_sb3(cfg, run, opts, resume)
     return train_ours(cfg, run, opts, resume)
 
-__all__ = ["NAME", "EXPORT_KEYS", "Config", "Learner", "atari_options", "defaults_for",
-           "encoder_name", "evaluate", "is_atari", "load_learner", "network_meta", "plot",
+__all__ = ["NAME", "EXPORT_KEYS", "Config", "EvalConfig", "Learner", "RecordConfig",
+           "atari_options", "defaults_for", "encoder_name", "evaluate", "is_atari",
+           "load_learner", "network_meta", "plot",
            "q_targets", "record", "spaces", "td_loss", "train"]

@@ -157,3 +157,23 @@ def encoder_name(cfg: Config, obs_shape: tuple[int, ...]) -> str:
 
 def dueling_head(cfg: Config) -> bool:
     return cfg.dueling and cfg.impl == "ours"  # SB3's Q-network is encoder + one linear layer
+
+
+@dataclass
+class EvalConfig:
+    """`rl eval DIR` of a DQN run: raw game scores of the saved agent."""
+
+    episodes: int = opt(100, "episodes to play", min=1)
+    seed: int | None = opt(None, "seed of the episodes (default: the run's seed + 30000, "
+                           "episodes training never saw)")
+
+
+@dataclass
+class RecordConfig:
+    """`rl record DIR` of a DQN run: MP4s of the full game frames."""
+
+    episodes: int = opt(1, "episodes to record", min=1)
+    seed: int | None = opt(None, "seed of the recorded episodes (default: the run's seed + "
+                           "40000)")
+    epsilon: float | None = opt(None, "exploration while recording (default: the run's "
+                                "--eval-epsilon)", min=0.0, max=1.0)

@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agents.dqn.config import NAME, Config
+from agents.dqn.config import NAME, Config, EvalConfig, RecordConfig
 from agents.dqn.learner import Learner
 from agents.dqn.network import network_meta
 from agents.dqn.play import evaluate_episodes
@@ -29,30 +29,31 @@ def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learne
     return learner, cfg, n_actions
 
 
-def evaluate(run: Run, args: Any) -> dict[str, Any]:
+def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
+             ) -> dict[str, Any]:
     """`rl eval DIR`: raw game scores of the saved agent."""
-    learner, cfg, n_actions = load_learner(run, args.checkpoint)
-    seed = cfg.seed + 30_000 if args.seed is None else args.seed
-    scores = evaluate_episodes(learner, cfg, args.episodes, seed, cfg.eval_epsilon, n_actions)
-    return {"algo": NAME, "env": cfg.env, "checkpoint": args.checkpoint,
-            "step": run.load(args.checkpoint).get("step"), **summarise_returns(scores),
-            "episodes": int(args.episodes), "min_return": float(scores.min()),
+    learner, cfg, n_actions = load_learner(run, checkpoint)
+    seed = cfg.seed + 30_000 if ev.seed is None else ev.seed
+    scores = evaluate_episodes(learner, cfg, ev.episodes, seed, cfg.eval_epsilon, n_actions)
+    return {"algo": NAME, "env": cfg.env, "checkpoint": checkpoint,
+            "step": run.load(checkpoint).get("step"), **summarise_returns(scores),
+            "episodes": ev.episodes, "min_return": float(scores.min()),
             "max_return": float(scores.max())}
 
 
-def record(run: Run, args: Any) -> dict[str, Any]:
+def record(run: Run, checkpoint: str, rec: RecordConfig) -> dict[str, Any]:
     """`rl record DIR`: play and record episodes of the saved agent (MP4, full game frames),
     named with the checkpoint, the seed and the score."""
-    learner, cfg, n_actions = load_learner(run, args.checkpoint)
-    seed = cfg.seed + 40_000 if args.seed is None else args.seed
-    epsilon = cfg.eval_epsilon if args.epsilon is None else args.epsilon
-    prefix = f"record-{Path(args.checkpoint).stem}-seed{seed}"
-    scores = evaluate_episodes(learner, cfg, args.episodes, seed, epsilon, n_actions,
+    learner, cfg, n_actions = load_learner(run, checkpoint)
+    seed = cfg.seed + 40_000 if rec.seed is None else rec.seed
+    epsilon = cfg.eval_epsilon if rec.epsilon is None else rec.epsilon
+    prefix = f"record-{Path(checkpoint).stem}-seed{seed}"
+    scores = evaluate_episodes(learner, cfg, rec.episodes, seed, epsilon, n_actions,
                                video_dir=run.path / "videos", video_prefix=prefix,
-                               record=args.episodes)
+                               record=rec.episodes)
     files = sorted(str(p) for p in (run.path / "videos").glob(f"{prefix}-*.mp4"))
     if not files:
         raise UserError(f"{cfg.env} cannot be rendered here (for classic control install "
                         "pygame), so nothing was recorded")
-    return {"algo": NAME, "env": cfg.env, "checkpoint": args.checkpoint, "seed": seed,
+    return {"algo": NAME, "env": cfg.env, "checkpoint": checkpoint, "seed": seed,
             "epsilon": epsilon, "scores": scores.tolist(), "files": files}
