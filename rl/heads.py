@@ -83,17 +83,25 @@ class ClassifierHead(nn.Module):
 
 class PolicyValueHead(nn.Module):
     """Move logits and a value in [-1, 1] from the side to move's point of view; for Go also
-    each point's final owner in [-1, 1] (KataGo's ownership head: +1 the side to move's)."""
+    each point's final owner in [-1, 1] (KataGo's ownership head: +1 the side to move's) and,
+    with `score`, the final score for the side to move (KataGo's score mean, in board points
+    over the number of points)."""
 
-    def __init__(self, in_features: int, n_actions: int, hidden: int = 128, ownership: int = 0):
+    def __init__(self, in_features: int, n_actions: int, hidden: int = 128, ownership: int = 0,
+                 score: bool = False):
         super().__init__()
         self.policy = nn.Linear(in_features, n_actions)
         self.value = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
                                    nn.Linear(hidden, 1), nn.Tanh())
         self.ownership = nn.Sequential(nn.Linear(in_features, ownership), nn.Tanh()) \
             if ownership else None
+        self.score = nn.Linear(in_features, 1) if ownership and score else None
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(logits, value), and the ownership map when the head has one."""
+        """(logits, value), then the ownership map and the score where the head has them."""
         out = (self.policy(features), self.value(features).squeeze(-1))
-        return out if self.ownership is None else (*out, self.ownership(features))
+        if self.ownership is not None:
+            out = (*out, self.ownership(features))
+        if self.score is not None:
+            out = (*out, self.score(features).squeeze(-1))
+        return out

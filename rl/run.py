@@ -121,6 +121,8 @@ class MetricsWriter:
         self.path = path
         self.columns = list(columns)
         fresh = not path.exists() or path.stat().st_size == 0
+        if not fresh:
+            self.columns = widen_metrics(path, self.columns)
         self._file = path.open("a", newline="")
         self._writer = csv.DictWriter(self._file, self.columns, extrasaction="raise")
         if fresh:
@@ -151,6 +153,23 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         return []
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def widen_metrics(path: Path, columns: list[str]) -> list[str]:
+    """The columns of a metrics.csv that a newer version of the run's code continues: its
+    own, then any the file has beside them. Rows written before a column existed get it empty
+    (the file is rewritten once, atomically), so a resumed run's rows stay aligned."""
+    with path.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    if header == columns or not set(columns) - set(header):
+        return header or columns
+    wider = columns + [c for c in header if c not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, wider)
+    writer.writeheader()
+    writer.writerows(read_metrics(path))
+    atomic_write_text(path, out.getvalue())
+    return wider
 
 
 def truncate_metrics(path: Path, rows: int) -> None:

@@ -264,3 +264,42 @@ def test_gnugo_generates_expert_games_as_sgf_with_random_openings(tmp_path: Path
     assert all(0 <= r.opening <= 3 for r in records) and any(r.opening for r in records)
     positions = expert_positions(game, records)[0]  # random moves teach no policy
     assert (positions.policy_weight == 0).sum() == sum(r.opening for r in records)
+
+
+def test_the_score_target_matches_gnugos_final_score_on_recorded_games():
+    """KataGo's score target, from the final position (area scoring, komi 7.5), equals the
+    score GNU Go gave as referee (RE) in the ladder's recorded games against level 10."""
+    game = load_game("go9")
+    records = read_records(ROOT / "experiments/results/go9/games", game).records
+    assert len(records) == 4
+    for record in records:
+        positions, _ = expert_positions(game, [record])
+        gnugo = float(record.score[2:]) * (1 if record.score[0] == "B" else -1)
+        black_to_move = np.arange(len(positions)) % 2 == 0
+        assert positions.scores[black_to_move] == pytest.approx(gnugo)
+        assert positions.scores[~black_to_move] == pytest.approx(-gnugo)
+
+
+def test_the_score_head_learns_where_the_end_is_known_and_ignores_resignations():
+    import torch
+
+    from agents.alphazero.config import Config
+    from agents.alphazero.learner import LossWeights, augmented_batch, train_step
+    from agents.alphazero.net import build_net
+    from rl.run import LossGuard
+
+    game = load_game("go5")
+    net = build_net(Config(game="go5", backbone="resnet-board", score_weight=1.0), game)
+    record = GameRecord([game.pass_action, game.pass_action], -1.0, ("a", "b"))
+    positions, _ = expert_positions(game, [record])
+    played_out = augmented_batch(game, positions, np.arange(len(positions)),
+                                 np.random.default_rng(0))
+    assert len(net(torch.zeros(1, *game.obs_shape))) == 4  # logits, value, ownership, score
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)
+    losses = train_step(net, opt, LossGuard(), played_out, torch.device("cpu"),
+                        LossWeights(score=1.0))
+    assert losses is not None and losses[3] > 0
+    played_out.scores[:] = np.nan  # a resignation: no final position to score
+    losses = train_step(net, opt, LossGuard(), played_out, torch.device("cpu"),
+                        LossWeights(score=1.0))
+    assert losses is not None and losses[3] == 0

@@ -114,3 +114,17 @@ def test_existing_run_dir_needs_resume_or_overwrite(tmp_path: Path):
     with pytest.raises(UserError, match="not a run directory"):
         Run.create(tmp_path / "notarun", {"algo": "x"}, overwrite=True)
     assert (tmp_path / "notarun" / "precious.txt").exists()
+
+
+def test_a_resumed_run_with_a_new_metrics_column_keeps_its_rows_aligned(tmp_path: Path):
+    from rl.run import MetricsWriter
+
+    path = tmp_path / "metrics.csv"
+    old = MetricsWriter(path, ["step", "loss"])
+    old.write({"step": 1, "loss": 0.5})
+    old.close()
+    new = MetricsWriter(path, ["step", "loss", "score_loss"])  # the code gained a column
+    new.write({"step": 2, "loss": 0.4, "score_loss": 0.1})
+    new.close()
+    assert read_metrics(path) == [{"step": "1", "loss": "0.5", "score_loss": ""},
+                                  {"step": "2", "loss": "0.4", "score_loss": "0.1"}]

@@ -229,9 +229,12 @@ def test_search_in_bfloat16_keeps_the_network_s_preferences():
 
 def test_gumbel_search_trains_and_plays_through_the_command(workdir: Path):
     summary = json.loads(rl("train", "alphazero", "--game", "tic_tac_toe", "--search", "gumbel",
-                            "--iterations", "1", *TINY, "--run-dir", "g", cwd=workdir,
-                            check=True).stdout)
-    assert summary["iterations"] == 1 and summary["games"] == 4
+                            "--iterations", "2", "--resign-rate", "0.05", *TINY, "--run-dir",
+                            "g", cwd=workdir, check=True).stdout)
+    assert summary["iterations"] == 2 and summary["games"] == 8
+    rows = list(csv.DictReader((workdir / "g/metrics.csv").open()))
+    assert float(rows[1]["resign_threshold"]) == -1.0  # nobody resigns before calibration
+    assert float(rows[2]["resign_threshold"]) <= -0.5  # then only clearly lost games
     ev = json.loads(rl("eval", "g", "--opponent", "random", "--games", "2", "--json",
                        cwd=workdir, check=True).stdout)
     assert ev["games"] == 2 and ev["simulations"] == 8

@@ -47,6 +47,13 @@ class Config:
     noise_eps: float = opt(0.25, "weight of the root noise", min=0.0, max=1.0)
     temperature_moves: int = opt(4, "moves sampled from visit counts before playing greedily",
                                  min=0)
+    resign_rate: float = opt(0.0, "self-play resignation: the false-resignation rate allowed "
+                             "(AlphaGo Zero: 0.05); the threshold is set each iteration from "
+                             "games played out with resignation off (0: nobody resigns)",
+                             min=0.0, max=0.5)
+    resign_off_share: float = opt(0.2, "share of self-play games played out with resignation "
+                                  "off, which measure the false-resignation rate", min=0.0,
+                                  max=1.0, min_exclusive=True)
     workers: int = opt(1, "self-play processes (1 = in this process)", min=1)
     window: int = opt(10, "iterations of games kept for training", min=1)
     backbone: str = opt("resnet-small", "trunk of the policy-value network (any shared backbone)")
@@ -59,6 +66,9 @@ class Config:
                                 "(0: the game's result alone, as AlphaZero)", min=0.0, max=1.0)
     ownership_weight: float = opt(1.0, "Go: weight of the ownership loss (KataGo's auxiliary "
                                   "target: who owns each point at the end)", min=0.0)
+    score_weight: float = opt(0.0, "Go: weight of the score loss (KataGo's score target: the "
+                              "final area score for the side to move, komi included, over the "
+                              "board's points; 0: no score head)", min=0.0)
     weight_decay: float = opt(1e-4, "L2 weight decay (AdamW)", min=0.0)
     gate_games: int = opt(0, "games new vs best to accept a network (0: always accept, AlphaZero)",
                           min=0)
@@ -169,7 +179,7 @@ PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-
             "workers": 2, "games_per_iteration": 64, "train_steps": 100, "batch_size": 256,
             "window": 12, "lr": 5e-4, "lr_end": 0.1, "value_target_q": 0.3,
             "pretrain_epochs": 6, "iterations": 20, "eval_every": 10, "eval_games": 20,
-            "search_bf16": True,
+            "search_bf16": True, "score_weight": 0.5,
             "eval_simulations": 100, "eval_opponents": f"random,gtp:{GNUGO} --level 1"},
 }
 

@@ -1,12 +1,14 @@
 """Learning from positions: self-play's and the experts' (AlphaGo's supervised stage).
 
 Loss = policy cross-entropy to the targets (where policy_weight is 1) + value squared error to
-the result + for Go `ownership_weight` x the squared error of each point's predicted owner.
-Every batch is drawn under random board symmetries.
+the result + for Go `ownership` x the squared error of each point's predicted owner + `score`
+x the Huber loss of the predicted final score (over the board's points). Every batch is drawn
+under random board symmetries.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,16 @@ from envs.games import Game
 from envs.records import GameRecord, ReadReport, read_records
 from rl.run import LossGuard, load_checkpoint, save_checkpoint
 
-Losses = tuple[float, float, float]  # policy, value, ownership
+Losses = tuple[float, float, float, float]  # policy, value, ownership, score
+LOSSES = ("policy_loss", "value_loss", "ownership_loss", "score_loss")
+
+
+@dataclass
+class LossWeights:
+    """The auxiliary targets' weights (policy and value weigh 1)."""
+
+    ownership: float = 1.0
+    score: float = 0.0
 
 
 def augmented_batch(game: Game, data: Positions, idx: np.ndarray,
@@ -36,16 +47,18 @@ def augmented_batch(game: Game, data: Positions, idx: np.ndarray,
         planes[sel], policies[sel] = sym(planes[sel], policies[sel])
         if ownership.shape[1]:
             ownership[sel] = sym.board(ownership[sel].reshape(-1, h, w)).reshape(-1, h * w)
-    return Positions(planes, policies, batch.values, batch.policy_weight, ownership)
+    return Positions(planes, policies, batch.values, batch.policy_weight, ownership,
+                     batch.scores)
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, batch: Positions,
-               device: torch.device, ownership_weight: float = 1.0) -> Losses | None:
+               device: torch.device, weights: LossWeights | None = None) -> Losses | None:
     """One update; None if the guard skips a non-finite loss."""
-    planes, policies, values, weight, owners = (
+    weights = weights or LossWeights()
+    planes, policies, values, weight, owners, scores = (
         torch.from_numpy(np.ascontiguousarray(a)).to(device)
         for a in (batch.planes, batch.policies, batch.values, batch.policy_weight,
-                  batch.ownership))
+                  batch.ownership, batch.scores))
     net.train()
     out = net(planes)
     logits, v = out[0], out[1]
@@ -57,34 +70,38 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, bat
         known = (owners != 0).any(1).float()  # all zeros: the game's end is not known
         per_point = (out[2] - owners.float()).pow(2).mean(1)
         ownership_loss = (per_point * known).sum() / known.sum().clamp(min=1.0)
-    loss = policy_loss + value_loss + ownership_weight * ownership_loss
+    score_loss = torch.zeros((), device=device)
+    if len(out) > 3:
+        known = torch.isfinite(scores)  # NaN: the game's end is not known
+        target = torch.where(known, scores, 0.0) / owners.shape[1]
+        per_position = F.huber_loss(out[3].float(), target, reduction="none")
+        score_loss = (per_position * known).sum() / known.sum().clamp(min=1)
+    loss = (policy_loss + value_loss + weights.ownership * ownership_loss
+            + weights.score * score_loss)
     if not guard.ok(loss):
         return None
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return policy_loss.item(), value_loss.item(), ownership_loss.item()
+    return policy_loss.item(), value_loss.item(), ownership_loss.item(), score_loss.item()
 
 
 def fit(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, game: Game,
         data: Positions, steps: int, batch_size: int, device: torch.device,
-        rng: np.random.Generator, ownership_weight: float = 1.0) -> list[Losses]:
+        rng: np.random.Generator, weights: LossWeights | None = None) -> list[Losses]:
     """`steps` updates on random positions of `data` under random board symmetries."""
     losses = []
     for _ in range(steps):
         batch = augmented_batch(game, data, rng.integers(len(data), size=batch_size), rng)
-        result = train_step(net, opt, guard, batch, device, ownership_weight)
+        result = train_step(net, opt, guard, batch, device, weights)
         if result is not None:
             losses.append(result)
     return losses
 
 
 def mean_losses(losses: list[Losses]) -> dict[str, float]:
-    if not losses:
-        return {"policy_loss": math.nan, "value_loss": math.nan, "ownership_loss": math.nan}
-    policy, value, ownership = np.mean(losses, axis=0)
-    return {"policy_loss": float(policy), "value_loss": float(value),
-            "ownership_loss": float(ownership)}
+    means = np.mean(losses, axis=0) if losses else [math.nan] * len(LOSSES)
+    return {name: float(m) for name, m in zip(LOSSES, means)}
 
 
 # -- the experts' games -------------------------------------------------------------------------
@@ -152,10 +169,10 @@ class Learner:
     and a checkpoint names the iterations its window holds instead of carrying them."""
 
     def __init__(self, net: nn.Module, opt: torch.optim.Optimizer, game: Game, window: int,
-                 batch_size: int, ownership_weight: float, device: torch.device,
+                 batch_size: int, weights: LossWeights, device: torch.device,
                  rng: np.random.Generator, folder: Path, writes: bool = True):
         self.net, self.opt, self.game, self.device, self.rng = net, opt, game, device, rng
-        self.size, self.batch_size, self.ownership_weight = window, batch_size, ownership_weight
+        self.size, self.batch_size, self.weights = window, batch_size, weights
         self.folder, self.writes = folder, writes  # writes False: a run that only reads
         self.window: dict[int, Positions] = {}  # iteration -> its self-play positions
 
@@ -165,7 +182,7 @@ class Learner:
 
     def fit(self, data: Positions, steps: int, guard: LossGuard) -> list[Losses]:
         return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
-                   self.device, self.rng, self.ownership_weight)
+                   self.device, self.rng, self.weights)
 
     def add(self, iteration: int, fresh: Positions) -> Positions:
         """An iteration's positions join the window (saved once); the oldest leave it."""

@@ -25,12 +25,15 @@ CPU = torch.device("cpu")
 
 class PolicyValueNet(nn.Module):
     """A shared backbone with policy, value (and for Go ownership) heads; illegal moves are
-    masked by the caller. forward -> (logits, value) or (logits, value, ownership)."""
+    masked by the caller. forward -> (logits, value), then for Go the ownership map and, with
+    a score head, the score."""
 
-    def __init__(self, backbone: nn.Module, num_actions: int, ownership: int = 0):
+    def __init__(self, backbone: nn.Module, num_actions: int, ownership: int = 0,
+                 score: bool = False):
         super().__init__()
         self.backbone = backbone
-        self.head = PolicyValueHead(backbone.out_features, num_actions, ownership=ownership)
+        self.head = PolicyValueHead(backbone.out_features, num_actions, ownership=ownership,
+                                    score=score)
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.head(self.backbone(planes))
@@ -38,7 +41,7 @@ class PolicyValueNet(nn.Module):
 
 def build_net(cfg: Config, game: Game) -> PolicyValueNet:
     return PolicyValueNet(make_backbone(cfg.backbone, game.obs_shape), game.num_actions,
-                          game.ownership_size)
+                          game.ownership_size, score=cfg.score_weight > 0)
 
 
 def network_meta(cfg: Config, game: Game) -> dict[str, Any]:

@@ -7,6 +7,7 @@ noise, are played to move the game along, and train the value (and ownership) al
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -17,6 +18,7 @@ from torch import nn
 from agents import gumbel
 from agents.alphazero.config import Config
 from agents.alphazero.net import NetEvaluator, build_net
+from agents.alphazero.resign import NEVER, GameWatch, played_out_figures
 from agents.mcts import Evaluator, Node, SearchConfig, advance, choose, search
 from envs.games import Game, load_game
 from envs.records import GameRecord
@@ -27,13 +29,15 @@ class Positions:
     """Training examples. planes: uint8 0/1 [N, C, H, W]; policies: the search's visit counts
     [N, A], learned where policy_weight is 1; values: the result for the side to move [N];
     ownership: each point's final owner from the side to move's view, int8 [N, H*W] (Go; all
-    zeros where unknown, [N, 0] for other games)."""
+    zeros where unknown, [N, 0] for other games); scores: the final area score for the side
+    to move, komi included [N] (Go; NaN where unknown: resignations, other games)."""
 
     planes: np.ndarray
     policies: np.ndarray
     values: np.ndarray
     policy_weight: np.ndarray
     ownership: np.ndarray
+    scores: np.ndarray
 
     @staticmethod
     def concat(parts: list[Positions]) -> Positions:
@@ -52,7 +56,9 @@ class Positions:
 
     @staticmethod
     def from_state(state: dict[str, torch.Tensor]) -> Positions:
-        return Positions(**{f.name: state[f.name].numpy() for f in fields(Positions)})
+        unknown = torch.full(state["values"].shape, math.nan)  # saved before scores were kept
+        return Positions(**{f.name: state.get(f.name, unknown).numpy()
+                            for f in fields(Positions)})
 
 
 @dataclass
@@ -62,11 +68,14 @@ class PlaySettings:
     value_target_q: float = 0.0  # share of the search's root value in the value target
     fast_simulations: int = 0  # playout-cap randomisation: 0 = every move a full search
     full_search_share: float = 1.0
+    resign_threshold: float = NEVER  # agents/alphazero/resign.py
+    resign_off_share: float = 1.0  # games played out with resignation off
 
     @staticmethod
-    def of(cfg: Config) -> PlaySettings:
+    def of(cfg: Config, resign_threshold: float = NEVER) -> PlaySettings:
         return PlaySettings(cfg.search_config(), cfg.temperature_moves, cfg.value_target_q,
-                            cfg.fast_simulations, cfg.full_search_share)
+                            cfg.fast_simulations, cfg.full_search_share, resign_threshold,
+                            cfg.resign_off_share)
 
 
 def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, float, bool]],
@@ -78,39 +87,57 @@ def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, floa
     values = (1 - value_target_q) * result[players] + value_target_q * np.asarray(qs)
     cells = game.ownership_size
     ownership = np.zeros((len(steps), cells), dtype=np.int8)
+    scores = np.full(len(steps), np.nan, dtype=np.float32)
     if cells and final.is_terminal():
         black = game.ownership(final)  # +1 Black's; the side to move's view below
         ownership[:] = np.where(players[:, None] == 0, black, -black)
+        scores[:] = np.where(players == 0, 1, -1) * game.score(final)
     return Positions(np.stack(planes).astype(np.uint8), np.stack(policies),
-                     values.astype(np.float32), np.asarray(full, dtype=np.float32), ownership)
+                     values.astype(np.float32), np.asarray(full, dtype=np.float32), ownership,
+                     scores)
 
 
 def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
-              rng: np.random.Generator) -> tuple[Positions, dict[str, float], list[GameRecord]]:
-    """Play `games` games at once, searching every live game's position in one batch."""
+              rng: np.random.Generator) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
+    """Play `games` games at once, searching every live game's position in one batch. A game
+    ends by the rules or, where its watch allows, by resignation (resign.py)."""
     roots = [Node(game.new_state()) for _ in range(games)]
     steps: list[list[tuple]] = [[] for _ in range(games)]
     moves = np.zeros(games, dtype=int)
-    while live := [i for i, r in enumerate(roots) if not r.terminal]:
+    # (no draw while nobody may resign: the games' randomness stays as it was without it)
+    watches = [GameWatch(play.resign_threshold > NEVER and rng.random() >= play.resign_off_share)
+               for _ in range(games)]
+    resigned: dict[int, int] = {}  # game -> the player who resigned it
+    while live := [i for i, r in enumerate(roots) if not r.terminal and i not in resigned]:
         full = [play.fast_simulations == 0 or rng.random() < play.full_search_share
                 for _ in live]
         budgets = [play.search.simulations if f else play.fast_simulations for f in full]
         chosen = searched([roots[i] for i in live], game, evaluator, play, rng, budgets, full,
                           [moves[i] for i in live])
         for i, is_full, (action, policy) in zip(live, full, chosen):
-            steps[i].append((game.encode(roots[i].state), policy, roots[i].player,
-                             roots[i].mean_value(), is_full))
-            roots[i] = advance(roots[i], action)
+            root = roots[i]
+            if watches[i].resigns(root.player, root.mean_value(), play.resign_threshold):
+                resigned[i] = root.player
+                continue
+            steps[i].append((game.encode(root.state), policy, root.player, root.mean_value(),
+                             is_full))
+            roots[i] = advance(root, action)
             moves[i] += 1
     parts, records = [], []
-    for root, game_steps in zip(roots, steps):
-        parts.append(positions_of(game, game_steps, root.state, root.returns,
-                                  play.value_target_q))
-        records.append(GameRecord(list(root.state.history()), float(root.returns[0]),
-                                   ("self-play", "self-play")))
-    results = np.array([r.result for r in records])
-    stats = {"first_player_wins": int((results > 0).sum()), "draws": int((results == 0).sum()),
-             "mean_length": float(moves.mean())}
+    for i, (root, game_steps) in enumerate(zip(roots, steps)):
+        loser = resigned.get(i)
+        result = root.returns if loser is None else np.array([1.0, -1.0]) * (1 - 2 * loser)
+        parts.append(positions_of(game, game_steps, root.state, result, play.value_target_q))
+        records.append(GameRecord(list(root.state.history()), float(result[0]),
+                                  ("self-play", "self-play"),
+                                  game.result_text(root.state, loser)))
+    results = [r.result for r in records]
+    played_out = [i for i in range(games) if not watches[i].allowed]
+    stats = {"first_player_wins": sum(r > 0 for r in results),
+             "draws": sum(r == 0 for r in results), "mean_length": float(moves.mean()),
+             "resigned": len(resigned), "played_out": len(played_out),
+             **played_out_figures([watches[i] for i in played_out],
+                                  [results[i] for i in played_out], play.resign_threshold)}
     return Positions.concat(parts), stats, records
 
 
@@ -132,16 +159,16 @@ def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySett
             for r, n in zip(roots, moves)]
 
 
-def _worker_play(args: tuple) -> tuple[Positions, dict[str, float], list[GameRecord]]:
+def _worker_play(args: tuple) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
     """Self-play in a worker process (torch.multiprocessing, spawn): rebuilt from plain data."""
-    cfg_dict, state_dict, games, seed = args
+    cfg_dict, state_dict, games, seed, resign_threshold = args
     torch.set_num_threads(1)
     cfg = Config(**cfg_dict)
     game = load_game(cfg.game)
     net = build_net(cfg, game)
     net.load_state_dict(state_dict)
     return self_play(game, NetEvaluator(net, torch.device("cpu"), cfg.search_bf16),
-                     PlaySettings.of(cfg), games,
+                     PlaySettings.of(cfg, resign_threshold), games,
                      np.random.default_rng(seed))
 
 
@@ -156,22 +183,24 @@ class SelfPlay:
 
             self.pool = mp.get_context("spawn").Pool(cfg.workers)
 
-    def play(self, net: nn.Module, device: torch.device,
-             iteration: int) -> tuple[Positions, dict[str, float], list[GameRecord]]:
+    def play(self, net: nn.Module, device: torch.device, iteration: int,
+             resign_threshold: float = NEVER
+             ) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
         cfg = self.cfg
         if self.pool is None:
             return self_play(self.game, NetEvaluator(net, device, cfg.search_bf16),
-                             PlaySettings.of(cfg),
+                             PlaySettings.of(cfg, resign_threshold),
                              cfg.games_per_iteration,
                              np.random.default_rng([cfg.seed, iteration, 0]))
         from rl.config import to_dict
 
         state = {k: v.cpu() for k, v in net.state_dict().items()}
         shares = np.array_split(np.arange(cfg.games_per_iteration), cfg.workers)
-        jobs = [(to_dict(cfg), state, len(s), [cfg.seed, iteration, w])
+        jobs = [(to_dict(cfg), state, len(s), [cfg.seed, iteration, w], resign_threshold)
                 for w, s in enumerate(shares) if len(s)]
         results = self.pool.map(_worker_play, jobs)
-        stats = {k: sum(r[1][k] for r in results) for k in ("first_player_wins", "draws")}
+        stats = {k: sum((r[1][k] for r in results), type(results[0][1][k])())
+                 for k in results[0][1]}  # counts add up, the winners' lows join
         stats["mean_length"] = float(np.mean([r[1]["mean_length"] for r in results]))
         return (Positions.concat([r[0] for r in results]), stats,
                 [record for r in results for record in r[2]])

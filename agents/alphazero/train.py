@@ -19,8 +19,15 @@ import torch
 from torch import nn
 
 from agents.alphazero.config import NAME, Config
-from agents.alphazero.learner import Learner, held_out_figures, mean_losses, split_records
+from agents.alphazero.learner import (
+    Learner,
+    LossWeights,
+    held_out_figures,
+    mean_losses,
+    split_records,
+)
 from agents.alphazero.net import build_net, net_player, network_meta
+from agents.alphazero.resign import NEVER, calibrate
 from agents.alphazero.selfplay import SelfPlay
 from agents.arena.match import Match
 from agents.arena.registry import make_player
@@ -39,8 +46,9 @@ from rl.run import (
 )
 
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
-                "value_loss", "ownership_loss", "positions_per_s", "self_play_s", "train_s",
-                "lr", "first_player_wins", "draws", "game_length", "gate_score",
+                "value_loss", "ownership_loss", "score_loss", "positions_per_s", "self_play_s",
+                "train_s", "lr", "first_player_wins", "draws", "game_length", "gate_score",
+                "resign_threshold", "resigned", "false_resign_rate",
                 "move_accuracy", "held_out_value_loss"]
 
 
@@ -116,7 +124,8 @@ def make_learner(cfg: Config, game: Game, run: Run, device: torch.device) -> Lea
         net.backbone.freeze()
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
-    return Learner(net, opt, game, cfg.window, cfg.batch_size, cfg.ownership_weight, device,
+    return Learner(net, opt, game, cfg.window, cfg.batch_size,
+                   LossWeights(cfg.ownership_weight, cfg.score_weight), device,
                    np.random.default_rng([cfg.seed, 0]), run.path / "window", run.writes)
 
 
@@ -182,42 +191,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         loop.save(snapshot(), best=True)
 
     players = SelfPlay(cfg, game)
-    games_played = iteration * cfg.games_per_iteration
+    resign = state.get("resign_threshold", NEVER) if state else NEVER
     try:
         while loop.running(iteration):
-            t0 = time.perf_counter()
-            fresh, stats, records = players.play(best_net, device, iteration)
-            self_play_s = time.perf_counter() - t0
-            if cfg.save_games and game.record_format == "sgf":
-                save_games(run.path / "games", game, iteration + 1, records)
-            data = learner.add(iteration + 1, fresh)
-            t1 = time.perf_counter()
-            lr = cfg.lr_at(iteration)
-            learner.set_lr(lr)
-            losses = learner.fit(data, cfg.train_steps, run.guard)
-            train_s = time.perf_counter() - t1
+            row, accepted, resign = iterate(cfg, game, learner, best_net, players, run,
+                                            iteration, resign, held_out)
             iteration += 1
-            games_played += cfg.games_per_iteration
-            row = {"iteration": iteration, "games": games_played, "positions": len(fresh),
-                   "window_positions": len(data), **mean_losses(losses),
-                   "positions_per_s": len(fresh) / self_play_s, "self_play_s": self_play_s,
-                   "train_s": train_s, "lr": lr,
-                   # self-play's own results: draws rise as play improves
-                   "first_player_wins": stats["first_player_wins"] / cfg.games_per_iteration,
-                   "draws": stats["draws"] / cfg.games_per_iteration,
-                   "game_length": stats["mean_length"]}
-            accepted = True
-            if cfg.gate_games:
-                row["gate_score"] = gate(cfg, game, net, best_net, device, iteration)
-                accepted = row["gate_score"] >= cfg.gate_threshold
-            if accepted:
-                best_net.load_state_dict(net.state_dict())
-            if held_out is not None:
-                row.update(held_out_figures(best_net, held_out, device))
-            if cfg.eval_every and iteration % cfg.eval_every == 0:
-                row.update(strength(cfg, game, best_net, device, iteration))
             loop.log(iteration, row)
-            loop.save(snapshot(), best=accepted)
+            loop.save({**snapshot(), "resign_threshold": resign}, best=accepted)
             loop.progress(iteration, force=True,
                           loss=row["policy_loss"] + row["value_loss"],
                           pos_s=round(row["positions_per_s"]),
@@ -227,10 +208,51 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         loop.close(None)
     if loop.stopped:
         return {}
-    return {"algo": NAME, "game": game.name, "iterations": iteration, "games": games_played,
-            "checkpoint": "best", **pretrained,
+    return {"algo": NAME, "game": game.name, "iterations": iteration,
+            "games": iteration * cfg.games_per_iteration, "checkpoint": "best", **pretrained,
             **(held_out_figures(best_net, held_out, device) if held_out else {}),
             "parameters": sum(p.numel() for p in net.parameters())}
+
+
+def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module, players: SelfPlay,
+            run: Run, iteration: int, resign: float, held_out: Any
+            ) -> tuple[dict[str, Any], bool, float]:
+    """One iteration: the best network's self-play games join the window, the learner trains
+    on it, the gate (if any) decides, the strength is measured. Returns the metrics row,
+    whether the new network was accepted and the next resignation threshold."""
+    device = learner.device
+    t0 = time.perf_counter()
+    fresh, stats, records = players.play(best_net, device, iteration, resign)
+    self_play_s = time.perf_counter() - t0
+    if cfg.save_games and game.record_format == "sgf":
+        save_games(run.path / "games", game, iteration + 1, records)
+    data = learner.add(iteration + 1, fresh)
+    t1 = time.perf_counter()
+    lr = cfg.lr_at(iteration)
+    learner.set_lr(lr)
+    losses = learner.fit(data, cfg.train_steps, run.guard)
+    n = cfg.games_per_iteration
+    row = {"iteration": iteration + 1, "games": (iteration + 1) * n, "positions": len(fresh),
+           "window_positions": len(data), **mean_losses(losses),
+           "positions_per_s": len(fresh) / self_play_s, "self_play_s": self_play_s,
+           "train_s": time.perf_counter() - t1, "lr": lr,
+           # self-play's own results: draws rise as play improves
+           "first_player_wins": stats["first_player_wins"] / n, "draws": stats["draws"] / n,
+           "game_length": stats["mean_length"], "resign_threshold": resign,
+           "resigned": stats["resigned"] / n,
+           "false_resign_rate": stats["false_resign"] / stats["would_resign"]
+           if stats["would_resign"] else None}
+    accepted = True
+    if cfg.gate_games:
+        row["gate_score"] = gate(cfg, game, learner.net, best_net, device, iteration + 1)
+        accepted = row["gate_score"] >= cfg.gate_threshold
+    if accepted:
+        best_net.load_state_dict(learner.net.state_dict())
+    if held_out is not None:
+        row.update(held_out_figures(best_net, held_out, device))
+    if cfg.eval_every and (iteration + 1) % cfg.eval_every == 0:
+        row.update(strength(cfg, game, best_net, device, iteration + 1))
+    return row, accepted, calibrate(stats["winner_lows"], cfg.resign_rate)
 
 
 def plot(run: Run) -> None:
@@ -238,7 +260,8 @@ def plot(run: Run) -> None:
     rows = read_metrics(run.path / "metrics.csv")
     vs = sorted({k.rsplit("_", 1)[0] for k in (rows[0] if rows else {}) if k.startswith("vs_")})
     panels = [tuple(f"{v}_win" for v in vs), tuple(f"{v}_loss" for v in vs),
-              ("policy_loss", "value_loss", "ownership_loss"), ("first_player_wins", "draws"),
+              ("policy_loss", "value_loss", "ownership_loss", "score_loss"),
+              ("first_player_wins", "draws"),
               ("move_accuracy",), ("held_out_value_loss",), ("positions_per_s",)]
     plot_learning_curve(run.path / "metrics.csv", run.path / "strength.png", panels,
                         title=f"{NAME} on {run.config.get('game')}: strength per iteration",
