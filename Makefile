@@ -7,6 +7,8 @@ PY    := $(VENV)/bin/python
 # The CPU wheel keeps installs small; for a GPU machine: make TORCH=torch run
 TORCH ?= torch==2.13.0
 ARGS  ?=
+JOBS  ?= 2
+
 
 .PHONY: run test install clean
 
@@ -24,7 +26,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -q $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(JOBS) --dist loadfile $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs

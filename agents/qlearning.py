@@ -18,9 +18,10 @@ from envs import make_env, resolve_env_id
 from rl import tabular
 from rl.config import opt, saved_config
 from rl.errors import UserError
+from rl.files import check_checkpoint_meta
 from rl.loop import Loop
 from rl.plots import plot_learning_curve
-from rl.run import Run, RunOptions, check_checkpoint_meta
+from rl.run import Run, RunOptions
 from rl.schedules import make_schedule
 from rl.stats import summarise_returns, wilson
 
@@ -143,12 +144,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     recent_lengths: deque[int] = deque(maxlen=100)
     obs, _ = env.reset(seed=cfg.seed)
     if state := loop.restore(resume):
-        agent.Q = state["Q"].numpy().copy()
-        agent.rng.bit_generator.state = state["agent_rng"]
-        env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-        step, episodes = state["step"], state["episodes"]
-        recent_returns.extend(state["recent_returns"])
-        recent_lengths.extend(state["recent_lengths"])
+        step, episodes = restore(state, agent, env, recent_returns, recent_lengths)
         obs, _ = env.reset()  # a resumed run starts a fresh episode
     loop.begin(COLUMNS, total=cfg.steps, done=step, label=f"{NAME} {env.spec.id}", plot=plot)
     epsilon_at = make_schedule(cfg.epsilon_schedule, cfg.epsilon, cfg.epsilon_end, cfg.steps,
@@ -215,6 +211,17 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         return {}
     return final_summary(cfg, loop, agent.Q, eval_env, snapshot(), time.perf_counter() - t0,
                          step, episodes)
+
+
+def restore(state: dict[str, Any], agent: Agent, env: gym.Env, recent_returns: deque[float],
+            recent_lengths: deque[int]) -> tuple[int, int]:
+    """A resumed run's table, generators and recent episodes; its step and episode count."""
+    agent.Q = state["Q"].numpy().copy()
+    agent.rng.bit_generator.state = state["agent_rng"]
+    env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+    recent_returns.extend(state["recent_returns"])
+    recent_lengths.extend(state["recent_lengths"])
+    return state["step"], state["episodes"]
 
 
 def final_summary(cfg: Config, loop: Loop, Q: np.ndarray, eval_env: gym.Env, state: dict,

@@ -48,7 +48,7 @@ def write_records(path: Path, game, records: list[GameRecord]) -> int:  # noqa: 
 
 
 def write_text(path: Path, game_name: str, records: list[GameRecord]) -> None:
-    from rl.run import atomic_write_text
+    from rl.files import atomic_write_text
 
     lines = [TEXT_HELP, f"# game: {game_name}"]
     lines += [f"{' '.join(map(str, r.moves))} : {r.result:g}" for r in records]

@@ -27,7 +27,7 @@ class Skip(Exception):
 def write_sgf(path: Path, game, record: GameRecord) -> None:  # noqa: ANN001 (GoGame)
     from sgfmill import sgf
 
-    from rl.run import atomic_write_bytes
+    from rl.files import atomic_write_bytes
 
     sgf_game = sgf.Sgf_game(size=game.size)
     root = sgf_game.get_root()

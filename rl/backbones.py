@@ -224,7 +224,7 @@ def make_backbone(name: str, in_shape: Shape) -> Backbone:
 def load_encoder(backbone: Backbone, checkpoint: Path) -> None:
     """Copy the backbone weights of any of our checkpoints (classifier, DQN, self-play) into
     `backbone`. Refuses another backbone or input shape, naming both."""
-    from rl.run import load_checkpoint
+    from rl.files import load_checkpoint
 
     state = load_checkpoint(checkpoint)
     meta = state.get("meta", {})

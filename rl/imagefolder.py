@@ -111,7 +111,7 @@ def load_folder(root: Path, size: int, channels: int | None, test_share: float, 
         pixels = np.stack([x if x is not None else np.zeros((channels, size, size), np.uint8)
                            for x, _, _ in decoded])
         if not bad or skip_bad:
-            from rl.run import atomic_write_bytes
+            from rl.files import atomic_write_bytes
 
             buffer = io.BytesIO()
             np.savez(buffer, pixels=pixels, bad=np.array(bad, dtype=str))

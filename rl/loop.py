@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rl.errors import UserError
+from rl.files import check_checkpoint_meta
 from rl.progress import TrainingProgress
-from rl.run import Run, RunOptions, check_checkpoint_meta
+from rl.run import Run, RunOptions
 from rl.tracking import Trackers
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rl.run import atomic_write_bytes, read_metrics
+from rl.files import atomic_write_bytes
+from rl.metrics import read_metrics
 
 if TYPE_CHECKING:
     import matplotlib.axes

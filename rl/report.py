@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from rl.errors import UserError
-from rl.run import Run, atomic_write_text, read_metrics
+from rl.files import atomic_write_text
+from rl.metrics import read_metrics
+from rl.run import Run
 
 MEDIA = {".png": "image/png", ".gif": "image/gif", ".mp4": "video/mp4"}
 MAX_VIDEOS = 3  # the latest recordings of each run: a report stays mailable

@@ -13,17 +13,12 @@ truncates rows logged after it: the history has neither gaps nor duplicates.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
-import pickle
 import shutil
 import signal
-import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +27,13 @@ from typing import Any
 import yaml
 
 from rl.errors import UserError
-
-CHECKPOINT_FORMAT = 1
+from rl.files import (
+    CHECKPOINT_FORMAT,
+    atomic_write_text,
+    load_checkpoint,
+    save_checkpoint,
+)
+from rl.metrics import MetricsWriter, truncate_metrics
 
 
 @dataclass
@@ -47,142 +47,6 @@ class RunOptions:
     world_size: int = 1  # processes training data-parallel under torchrun
     on_nan: str = "stop"  # a NaN/inf loss: stop (keep the last good checkpoint) or skip the update
     step_hook: Callable[[int], None] | None = None  # called with the step count (benchmarks)
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide reports and plots from others
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself must survive a power cut
-    finally:
-        os.close(dir_fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load tensors and plain data only: a checkpoint can never run code on load."""
-    import torch
-
-    if not path.is_file():
-        raise UserError(f"checkpoint {path} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"refusing checkpoint {path}: it holds objects other than tensors and "
-                        f"plain data ({first[:120]})") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as e:
-        raise UserError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
-                        "resume from another checkpoint") from None
-    if not isinstance(state, dict) or "meta" not in state:
-        raise UserError(f"{path} is not an rl checkpoint")
-    return state
-
-
-def check_checkpoint_meta(path: Path, meta: dict[str, Any], expected: dict[str, Any]) -> None:
-    """Refuse a checkpoint made for another algorithm, env or network, naming what differs."""
-    for key, want in expected.items():
-        have = meta.get(key)
-        if have != want:
-            raise UserError(f"checkpoint {path} was made with {key}={have!r}, "
-                            f"this run needs {key}={want!r}")
-
-
-class MetricsWriter:
-    """Appends rows to metrics.csv, flushing each one so a killed run keeps them."""
-
-    def __init__(self, path: Path, columns: Iterable[str]):
-        self.path = path
-        self.columns = list(columns)
-        fresh = not path.exists() or path.stat().st_size == 0
-        if not fresh:
-            self.columns = widen_metrics(path, self.columns)
-        self._file = path.open("a", newline="")
-        self._writer = csv.DictWriter(self._file, self.columns, extrasaction="raise")
-        if fresh:
-            self._writer.writeheader()
-            self._file.flush()
-        self.rows = 0 if fresh else count_rows(path)
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._writer.writerow({k: _fmt(v) for k, v in row.items()})
-        self._file.flush()
-        self.rows += 1
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _fmt(v: Any) -> Any:
-    return f"{v:.6g}" if isinstance(v, float) else v
-
-
-def count_rows(path: Path) -> int:
-    with path.open(newline="") as f:
-        return max(sum(1 for _ in csv.reader(f)) - 1, 0)
-
-
-def read_metrics(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def widen_metrics(path: Path, columns: list[str]) -> list[str]:
-    """The columns of a metrics.csv that a newer version of the run's code continues: its
-    own, then any the file has beside them. Rows written before a column existed get it empty
-    (the file is rewritten once, atomically), so a resumed run's rows stay aligned."""
-    with path.open(newline="") as f:
-        header = next(csv.reader(f), [])
-    if header == columns or not set(columns) - set(header):
-        return header or columns
-    wider = columns + [c for c in header if c not in columns]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, wider)
-    writer.writeheader()
-    writer.writerows(read_metrics(path))
-    atomic_write_text(path, out.getvalue())
-    return wider
-
-
-def truncate_metrics(path: Path, rows: int) -> None:
-    """Keep the header and the first `rows` rows: drop what was logged after the checkpoint."""
-    if not path.exists():
-        return
-    with path.open(newline="") as f:
-        lines = list(csv.reader(f))
-    if len(lines) - 1 <= rows:
-        return
-    out = io.StringIO()
-    csv.writer(out).writerows(lines[: rows + 1])
-    atomic_write_text(path, out.getvalue())
 
 
 class StopFlag:

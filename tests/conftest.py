@@ -11,6 +11,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # test files run side by side (pytest -n N): one thread each, here and in the `rl` processes
+    # they start. Two 2-thread processes on 2 cores run small networks many times slower.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 
 def rl(*args: str, cwd: Path, timeout: float = 300, check: bool = False,
        **popen: object) -> subprocess.CompletedProcess:

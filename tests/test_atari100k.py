@@ -13,8 +13,9 @@ import torch.nn.functional as F
 
 from agents.dqn.network import project_distribution, random_shift
 from conftest import rl, rl_popen
+from rl.files import load_checkpoint
 from rl.heads import NoisyLinear, QHead
-from rl.run import load_checkpoint, read_metrics
+from rl.metrics import read_metrics
 
 # the 100k protocol (drq_eps) on a budget a test can afford
 TINY = ["--steps", "600", "--learning-starts", "200", "--checkpoint-every", "300",

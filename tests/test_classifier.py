@@ -10,7 +10,8 @@ from conftest import SHARED, rl
 from rl.backbones import load_encoder, make_backbone
 from rl.datasets import load_dataset
 from rl.errors import UserError
-from rl.run import read_metrics, save_checkpoint
+from rl.files import save_checkpoint
+from rl.metrics import read_metrics
 
 MNIST = SHARED / "data"
 needs_mnist = pytest.mark.skipif(not (MNIST / "mnist" / "t10k-images-idx3-ubyte.gz").exists(),

@@ -8,7 +8,8 @@ import torch
 
 from agents.dqn import Config, Learner, q_targets, td_loss
 from conftest import rl
-from rl.run import load_checkpoint, read_metrics, save_checkpoint
+from rl.files import load_checkpoint, save_checkpoint
+from rl.metrics import read_metrics
 
 
 def test_double_dqn_targets_by_hand():

@@ -16,7 +16,9 @@ from test_dqn import CARTPOLE
 from test_selfplay import TINY
 
 from conftest import SHARED, rl, rl_popen
-from rl.run import LossGuard, load_checkpoint, read_metrics
+from rl.files import load_checkpoint
+from rl.metrics import read_metrics
+from rl.run import LossGuard
 
 
 def kill_and_resume(workdir: Path, algo: str, args: list[str], kills: int, seed: int) -> str:

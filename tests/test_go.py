@@ -303,3 +303,15 @@ def test_the_score_head_learns_where_the_end_is_known_and_ignores_resignations()
     losses = train_step(net, opt, LossGuard(), played_out, torch.device("cpu"),
                         LossWeights(score=1.0))
     assert losses is not None and losses[3] == 0
+
+
+def test_self_play_can_start_from_the_shipped_supervised_network(tmp_path: Path):
+    tiny = ["--iterations", "1", "--games-per-iteration", "2", "--simulations", "2",
+            "--fast-simulations", "0", "--train-steps", "2", "--batch-size", "16",
+            "--eval-every", "0", "--workers", "1", "--no-progress", "--threads", "1"]
+    rl("train", "alphazero", "--game", "go9", "--init-model", str(AGENT), *tiny, "--run-dir",
+       "run", cwd=tmp_path, check=True)  # the agent has no score head: it starts fresh
+    wrong = rl("train", "alphazero", "--game", "go9", "--init-model",
+               str(ROOT / "experiments/agents/tic_tac_toe"), *tiny, cwd=tmp_path)
+    assert wrong.returncode == 2 and "game='tic_tac_toe'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr

@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rl.files import load_checkpoint
 from rl.loop import Loop
-from rl.run import Run, RunOptions, load_checkpoint
+from rl.run import Run, RunOptions
 from rl.stats import mean_ci, summarise_match, t_ci, wilson
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from test_classifier import needs_mnist
 
 from conftest import ROOT, SHARED, rl
-from rl.run import read_metrics
+from rl.metrics import read_metrics
 
 CARTPOLE = ["train", "dqn", "--env", "CartPole-v1", "--steps", "600", "--learning-starts",
             "200", "--eval-every", "100000", "--log-every", "200", "--final-eval-episodes", "2",

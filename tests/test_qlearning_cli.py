@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import rl, rl_popen
-from rl.run import load_checkpoint, read_metrics
+from rl.files import load_checkpoint
+from rl.metrics import read_metrics
 
 FAST = ["--no-progress", "--steps", "20000", "--log-every", "1000", "--eval-every", "5000",
         "--eval-episodes", "50", "--final-eval-episodes", "200"]

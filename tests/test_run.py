@@ -10,7 +10,9 @@ import torch
 
 from rl.config import build_config, load_yaml, opt
 from rl.errors import UserError
-from rl.run import Run, load_checkpoint, read_metrics, save_checkpoint, truncate_metrics
+from rl.files import load_checkpoint, save_checkpoint
+from rl.metrics import read_metrics, truncate_metrics
+from rl.run import Run
 
 
 @dataclass
@@ -117,7 +119,7 @@ def test_existing_run_dir_needs_resume_or_overwrite(tmp_path: Path):
 
 
 def test_a_resumed_run_with_a_new_metrics_column_keeps_its_rows_aligned(tmp_path: Path):
-    from rl.run import MetricsWriter
+    from rl.metrics import MetricsWriter
 
     path = tmp_path / "metrics.csv"
     old = MetricsWriter(path, ["step", "loss"])

@@ -238,3 +238,39 @@ def test_gumbel_search_trains_and_plays_through_the_command(workdir: Path):
     ev = json.loads(rl("eval", "g", "--opponent", "random", "--games", "2", "--json",
                        cwd=workdir, check=True).stdout)
     assert ev["games"] == 2 and ev["simulations"] == 8
+
+
+def test_an_expert_share_puts_that_share_of_expert_positions_in_every_batch(monkeypatch):
+    from agents.alphazero import learner as learner_module
+    from agents.alphazero.config import Config
+    from agents.alphazero.learner import Learner, LossWeights, expert_positions
+    from agents.alphazero.net import build_net
+    from rl.run import LossGuard
+
+    game = load_game("tic_tac_toe")
+    positions, _ = expert_positions(game, generate_games(game, [MinimaxPlayer(game, 0)], 4))
+    window, anchor = positions.take(np.arange(len(positions))), positions
+    window.values[:], anchor.values[:] = 1.0, -1.0  # tell the two apart in a batch
+    net = build_net(Config(), game)
+    learner = Learner(net, torch.optim.SGD(net.parameters(), lr=0.0), game, 2, 16,
+                      LossWeights(), torch.device("cpu"), np.random.default_rng(0), Path("."),
+                      writes=False)
+    learner.anchor, learner.anchor_share = anchor, 0.25
+    seen = []
+    monkeypatch.setattr(learner_module, "train_step",
+                        lambda net, opt, guard, batch, *_: seen.append(batch.values) or None)
+    learner.fit(window, 3, LossGuard())
+    assert [int((v < 0).sum()) for v in seen] == [4, 4, 4]
+
+
+def test_expert_positions_can_anchor_self_play_without_pretraining_again(workdir: Path):
+    rl("games", "generate", "--game", "tic_tac_toe", "--expert", "minimax", "--games", "10",
+       "--out", "expert.txt", cwd=workdir, check=True)
+    summary = json.loads(rl("train", "alphazero", "--game", "tic_tac_toe", "--iterations", "1",
+                            "--pretrain", "expert.txt", "--pretrain-epochs", "0",
+                            "--expert-share", "0.5", *TINY, "--run-dir", "anchored",
+                            cwd=workdir, check=True).stdout)
+    assert summary["pretrain_steps"] == 0 and 0 <= summary["move_accuracy"] <= 1
+    alone = rl("train", "alphazero", "--game", "tic_tac_toe", "--expert-share", "0.5", *TINY,
+               cwd=workdir)
+    assert alone.returncode == 2 and "--expert-share needs --pretrain" in alone.stderr

@@ -7,7 +7,7 @@ import yaml
 
 from agents import load_algorithm
 from conftest import ROOT, rl
-from rl.run import load_checkpoint
+from rl.files import load_checkpoint
 
 AGENTS = sorted(p for p in (ROOT / "experiments" / "agents").iterdir() if p.is_dir())
 

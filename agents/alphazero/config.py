@@ -83,9 +83,18 @@ class Config:
     eval_simulations: int = opt(0, "agent simulations in evaluations (0: --simulations)", min=0)
     pretrain: str | None = opt(None, "expert game records to learn from before self-play "
                                "(AlphaGo): an SGF file or folder for Go, a records file otherwise")
-    pretrain_epochs: int = opt(10, "passes over the expert positions", min=1)
+    pretrain_epochs: int = opt(10, "passes over the expert positions (0: none, e.g. after "
+                               "--init-model; they still give the held-out figures and "
+                               "--expert-share)", min=0)
+    expert_share: float = opt(0.0, "share of each self-play training batch drawn from the "
+                              "expert positions of --pretrain: an anchor that keeps the "
+                              "supervised start from being forgotten", min=0.0, max=1.0)
     save_games: bool = opt(False, "Go: write every self-play game as SGF to games/", resumable=True)
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the trunk")
+    init_model: str | None = opt(None, "a self-play run directory, shipped agent or checkpoint "
+                                 "whose whole network starts this run (e.g. "
+                                 "experiments/agents/go9: the supervised stage done); a score "
+                                 "head it lacks starts fresh")
     freeze_encoder: bool = opt(False, "train the heads only")
     threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
 
@@ -101,6 +110,10 @@ class Config:
                             f"generate --game {self.game} --out PATH`)")
         if self.freeze_encoder and not self.init_encoder:
             raise UserError("--freeze-encoder needs --init-encoder CKPT")
+        if self.expert_share and not self.pretrain:
+            raise UserError("--expert-share needs --pretrain GAMES (the positions it mixes in)")
+        if self.init_model and not Path(self.init_model).exists():
+            raise UserError(f"--init-model: {self.init_model} not found")
 
     def run_name(self) -> str:
         return f"{NAME}-{self.game}"

@@ -20,7 +20,8 @@ from torch import nn
 from agents.alphazero.selfplay import Positions, positions_of
 from envs.games import Game
 from envs.records import GameRecord, ReadReport, read_records
-from rl.run import LossGuard, load_checkpoint, save_checkpoint
+from rl.files import load_checkpoint, save_checkpoint
+from rl.run import LossGuard
 
 Losses = tuple[float, float, float, float]  # policy, value, ownership, score
 LOSSES = ("policy_loss", "value_loss", "ownership_loss", "score_loss")
@@ -175,14 +176,30 @@ class Learner:
         self.size, self.batch_size, self.weights = window, batch_size, weights
         self.folder, self.writes = folder, writes  # writes False: a run that only reads
         self.window: dict[int, Positions] = {}  # iteration -> its self-play positions
+        self.anchor: Positions | None = None  # expert positions mixed into every batch
+        self.anchor_share = 0.0
 
     def set_lr(self, lr: float) -> None:
         for group in self.opt.param_groups:
             group["lr"] = lr
 
     def fit(self, data: Positions, steps: int, guard: LossGuard) -> list[Losses]:
-        return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
-                   self.device, self.rng, self.weights)
+        """`steps` updates on `data`, each batch with its `anchor_share` of expert positions
+        when an anchor is set."""
+        if self.anchor is None or not self.anchor_share:
+            return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
+                       self.device, self.rng, self.weights)
+        k = round(self.anchor_share * self.batch_size)
+        losses = []
+        for _ in range(steps):
+            mixed = Positions.concat([
+                data.take(self.rng.integers(len(data), size=self.batch_size - k)),
+                self.anchor.take(self.rng.integers(len(self.anchor), size=k))])
+            batch = augmented_batch(self.game, mixed, np.arange(len(mixed)), self.rng)
+            result = train_step(self.net, self.opt, guard, batch, self.device, self.weights)
+            if result is not None:
+                losses.append(result)
+        return losses
 
     def add(self, iteration: int, fresh: Positions) -> Positions:
         """An iteration's positions join the window (saved once); the oldest leave it."""

@@ -16,9 +16,10 @@ from envs.games import Game, load_game
 from rl.backbones import make_backbone
 from rl.config import saved_config
 from rl.errors import UserError
+from rl.files import check_checkpoint_meta, load_checkpoint
 from rl.heads import PolicyValueHead
 from rl.precision import bf16_native
-from rl.run import Run, check_checkpoint_meta
+from rl.run import Run
 
 CPU = torch.device("cpu")
 
@@ -63,6 +64,22 @@ class NetEvaluator:
             logits, values = self.net(torch.from_numpy(planes).to(self.device))[:2]
         logits = logits.float().masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
         return torch.softmax(logits, 1).cpu().numpy(), values.float().cpu().numpy()
+
+
+def load_network_into(net: PolicyValueNet, source: Path, game: Game, backbone: str) -> None:
+    """--init-model: the whole network of a run directory (its best), a shipped agent or a
+    checkpoint file, checked for the game and trunk; only a score head may be new here."""
+    path = Run.open(source).checkpoint_path("best") if source.is_dir() else source
+    state = load_checkpoint(path)
+    check_checkpoint_meta(path, state.get("meta", {}), {"algo": NAME, "game": game.name,
+                                                         "backbone": backbone})
+    weights = state.get("best_model") or state.get("model")
+    if weights is None:
+        raise UserError(f"{path} holds no network")
+    missing, unexpected = net.load_state_dict(weights, strict=False)
+    wrong = unexpected + [k for k in missing if not k.startswith("head.score.")]
+    if wrong:
+        raise UserError(f"{path}: its network does not fit this one ({wrong[0]})")
 
 
 def load_net(run: Run, which: str = "best") -> tuple[Config, Game, PolicyValueNet, dict]:

@@ -26,25 +26,21 @@ from agents.alphazero.learner import (
     mean_losses,
     split_records,
 )
-from agents.alphazero.net import build_net, net_player, network_meta
+from agents.alphazero.net import build_net, load_network_into, net_player, network_meta
 from agents.alphazero.resign import NEVER, calibrate
 from agents.alphazero.selfplay import SelfPlay
 from agents.arena.match import Match
 from agents.arena.registry import make_player
 from envs.games import Game, load_game
 from rl.backbones import load_encoder
+from rl.files import check_checkpoint_meta, load_checkpoint, save_checkpoint
 from rl.loop import Loop
+from rl.metrics import read_metrics
 from rl.plots import plot_learning_curve
 from rl.progress import TrainingProgress
-from rl.run import (
-    Run,
-    RunOptions,
-    check_checkpoint_meta,
-    load_checkpoint,
-    read_metrics,
-    save_checkpoint,
-)
+from rl.run import Run, RunOptions
 
+Experts = tuple[Any, Any, Any]  # split_records: training positions, held-out ones, the read report
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
                 "value_loss", "ownership_loss", "score_loss", "positions_per_s", "self_play_s",
                 "train_s", "lr", "first_player_wins", "draws", "game_length", "gate_score",
@@ -88,11 +84,11 @@ def gate(cfg: Config, game: Game, new: nn.Module, best: nn.Module, device: torch
     return Match(game, *players).play(cfg.gate_games).summary()["score"]
 
 
-def pretrain(cfg: Config, game: Game, learner: Learner, run: Run, opts: RunOptions
-             ) -> tuple[dict[str, Any], Any]:
+def pretrain(cfg: Config, learner: Learner, run: Run, opts: RunOptions, experts: Experts
+             ) -> dict[str, Any]:
     """AlphaGo's supervised stage: the experts' moves and the games' results."""
     t0 = time.perf_counter()
-    expert, held_out, report = split_records(Path(cfg.pretrain), game, cfg.seed)
+    expert, held_out, report = experts
     steps = cfg.pretrain_epochs * math.ceil(len(expert) / cfg.batch_size)
     bar = TrainingProgress(steps, label=f"pretraining on {len(expert)} positions",
                            enabled=opts.progress, unit="batches")
@@ -112,12 +108,14 @@ def pretrain(cfg: Config, game: Game, learner: Learner, run: Run, opts: RunOptio
                "pretrain_held_out_value_loss": held["held_out_value_loss"],
                **{f"pretrain_{k}": v for k, v in mean_losses(losses[-200:]).items()},
                "pretrain_s": round(time.perf_counter() - t0, 1)}
-    return figures, held_out
+    return figures
 
 
 def make_learner(cfg: Config, game: Game, run: Run, device: torch.device) -> Learner:
     """The network (from --init-encoder's backbone, frozen or not), AdamW and the window."""
     net = build_net(cfg, game).to(device)
+    if cfg.init_model:
+        load_network_into(net, Path(cfg.init_model), game, cfg.backbone)
     if cfg.init_encoder:
         load_encoder(net.backbone, Path(cfg.init_encoder))
     if cfg.freeze_encoder:
@@ -129,21 +127,21 @@ def make_learner(cfg: Config, game: Game, run: Run, device: torch.device) -> Lea
                    np.random.default_rng([cfg.seed, 0]), run.path / "window", run.writes)
 
 
-def supervised_start(cfg: Config, game: Game, learner: Learner, loop: Loop, opts: RunOptions,
-                     resume: bool) -> tuple[dict[str, Any], Any]:
+def supervised_start(cfg: Config, learner: Learner, loop: Loop, opts: RunOptions,
+                     resume: bool, experts: Experts) -> dict[str, Any]:
     """AlphaGo's first stage, or the network it left (checkpoints/pretrained.pt) when a run
-    killed after it is resumed. Returns its figures and the held-out games."""
+    killed after it is resumed. Returns its figures."""
     run, kept = loop.run, loop.run.checkpoint_path("pretrained")
     if resume and kept.exists():
         state = load_checkpoint(kept)
         check_checkpoint_meta(kept, state["meta"], loop.meta)
         learner.net.load_state_dict(state["best_model"])
-        return state["pretrain"], split_records(Path(cfg.pretrain), game, cfg.seed)[1]
-    pretrained, held_out = pretrain(cfg, game, learner, run, opts)
+        return state["pretrain"]
+    pretrained = pretrain(cfg, learner, run, opts, experts)
     if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
         save_checkpoint(kept, {"meta": loop.meta, "best_model": learner.net.state_dict(),
                                "iteration": 0, "pretrain": pretrained})
-    return pretrained, held_out
+    return pretrained
 
 
 def save_games(folder: Path, game: Game, iteration: int, records: list) -> None:
@@ -161,14 +159,17 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     learner = make_learner(cfg, game, run, device)
     net = learner.net
     best_net = build_net(cfg, game).to(device)
-    iteration, pretrained, held_out = 0, {}, None
+    iteration, pretrained = 0, {}
+    # the experts' games, split (seeded) into training positions and held-out ones
+    experts = split_records(Path(cfg.pretrain), game, cfg.seed) if cfg.pretrain else None
+    held_out = experts[1] if experts else None
+    if experts and cfg.expert_share:
+        learner.anchor, learner.anchor_share = experts[0], cfg.expert_share
     if state := loop.restore(resume):
         learner.load_state_dict(state)
         best_net.load_state_dict(state["best_model"])
         iteration, pretrained = state["iteration"], state["pretrain"]
         torch.set_rng_state(state["torch_rng"])
-        if cfg.pretrain:  # the same held-out games (seeded split) for move accuracy
-            held_out = split_records(Path(cfg.pretrain), game, cfg.seed)[1]
     columns = BASE_COLUMNS + [f"{column(s)}_{k}" for s in cfg.opponents() for k in ("win", "loss")]
     loop.begin(columns, total=cfg.iterations, done=iteration, label=f"{NAME} {game.name}",
                plot=plot, unit="iterations")
@@ -179,8 +180,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 "pretrain": pretrained}
 
     if not loop.resumed:
-        if cfg.pretrain:
-            pretrained, held_out = supervised_start(cfg, game, learner, loop, opts, resume)
+        if experts:
+            pretrained = supervised_start(cfg, learner, loop, opts, resume, experts)
         best_net.load_state_dict(net.state_dict())
         row = {"iteration": 0, "games": 0, "positions": 0,
                "move_accuracy": pretrained.get("pretrain_move_accuracy"),

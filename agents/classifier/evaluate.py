@@ -14,8 +14,9 @@ from rl.backbones import make_backbone
 from rl.config import saved_config
 from rl.datasets import CLASS_NAMES, ImageData
 from rl.errors import UserError
+from rl.files import check_checkpoint_meta
 from rl.precision import emulation_note
-from rl.run import Run, check_checkpoint_meta
+from rl.run import Run
 
 
 def load_network(run: Run, checkpoint: str) -> tuple[Config, ImageData, dict[str, Any]]:

@@ -22,7 +22,7 @@ from rl.errors import UserError
 from rl.loop import Loop
 from rl.plots import plot_learning_curve, save_figure
 from rl.precision import use_amp
-from rl.run import Run, RunOptions
+from rl.run import LossGuard, Run, RunOptions
 
 COLUMNS = ["step", "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
            "images_per_s"]
@@ -39,33 +39,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads,
                 meta={"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset,
                       "obs_shape": list(data.shape), "classes": data.classes})
-    model = build_model(cfg, data).to(device)
-    if cfg.init_encoder:
-        load_encoder(model.backbone, Path(cfg.init_encoder))
-    if cfg.freeze_encoder:
-        model.backbone.freeze()
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(memory_format=layout)
     amp = use_amp(cfg.amp, device)
-    ddp = group.wrap(model, device)  # the same module alone; DistributedDataParallel under torchrun
-    model = getattr(ddp, "module", ddp)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-           if cfg.optimizer == "adam" else
-           torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                           weight_decay=cfg.weight_decay))
-    steps_per_epoch = math.ceil(len(data.train_x) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
+    model, ddp, opt = prepare(cfg, data, device, layout)
+    total = cfg.epochs * math.ceil(len(data.train_x) / cfg.batch_size)
     lr_at = (lambda s: cfg.lr * 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0)))) \
         if cfg.schedule == "cosine" else (lambda s: cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    epoch, step, train_time = 0, 0, 0.0
-    if state := loop.restore(resume):
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        epoch, step, train_time = state["epoch"], state["step"], state["train_time_s"]
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+    epoch, step, train_time = restore(loop.restore(resume), model, opt, gen)
     loop.begin(COLUMNS, total=total, done=step, label=f"{cfg.backbone} {cfg.dataset}", plot=plot,
                unit="batches")
 
@@ -84,27 +65,12 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         loss_sum, correct, seen = 0.0, 0, 0
         for i in range(0, len(perm), cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
-            xb, yb = scale(train_x[idx]), train_y[idx]
-            if cfg.augment:  # the whole batch, so every process's generator stays in step
-                xb = augment(xb, gen, kind, cfg.erasing)
-            mine = group.shard(len(idx))
-            xb, yb = xb[mine], yb[mine]
-            for param_group in opt.param_groups:
-                param_group["lr"] = lr_at(step)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = ddp(xb.contiguous(memory_format=layout))
-                # DDP averages over processes: scale so the gradient is the global batch mean
-                loss = F.cross_entropy(logits.float(), yb, reduction="sum",
-                                       label_smoothing=cfg.label_smoothing) \
-                    * (group.world / len(idx))
-            opt.zero_grad(set_to_none=True)
-            # the global batch's loss and stop requests, so every process skips or stops together
-            batch_loss, stopping = group.sum(loss.item() / group.world, float(loop.stopped))
-            if run.guard.ok(batch_loss):
-                loss.backward()
-                opt.step()
+            xb, yb = my_share(cfg, (train_x[idx], train_y[idx]), gen, kind)
+            batch_loss, right, stopping = update(cfg, ddp, opt, (xb, yb), len(idx), lr_at(step),
+                                                 (layout, amp), run.guard, loop.stopped)
+            if right is not None:  # applied (not skipped by the guard)
                 loss_sum += batch_loss * len(yb)
-                correct += (logits.argmax(1) == yb).sum().item()
+                correct += right
                 seen += len(yb)
             step += 1
             loop.progress(step, epoch=epoch + 1, loss=batch_loss)
@@ -143,6 +109,75 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             "train_time_s": round(train_time, 1),
             "images_per_s": round(images / max(train_time, 1e-9), 1),
             "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def my_share(cfg: Config, batch: tuple[torch.Tensor, torch.Tensor], gen: torch.Generator,
+             kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process's share of a global batch, scaled and augmented (the whole batch is
+    augmented, so every process's generator stays in step)."""
+    xb, yb = scale(batch[0]), batch[1]
+    if cfg.augment:
+        xb = augment(xb, gen, kind, cfg.erasing)
+    mine = process_group().shard(len(yb))
+    return xb[mine], yb[mine]
+
+
+def update(cfg: Config, ddp: nn.Module, opt: torch.optim.Optimizer,
+           batch: tuple[torch.Tensor, torch.Tensor], global_size: int, lr: float,
+           precision: tuple[torch.memory_format, bool], guard: LossGuard, stopped: bool
+           ) -> tuple[float, int | None, bool]:
+    """One update on this process's share of a global batch: the global batch's loss, the
+    correct predictions here (None when the guard skipped the update) and whether any process
+    is stopping (every process skips or stops together)."""
+    (xb, yb), (layout, amp) = batch, precision
+    for param_group in opt.param_groups:
+        param_group["lr"] = lr
+    world = process_group().world
+    with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = ddp(xb.contiguous(memory_format=layout))
+        # DDP averages over processes: scale so the gradient is the global batch mean
+        loss = F.cross_entropy(logits.float(), yb, reduction="sum",
+                               label_smoothing=cfg.label_smoothing) * (world / global_size)
+    opt.zero_grad(set_to_none=True)
+    batch_loss, stopping = process_group().sum(loss.item() / world, float(stopped))
+    if not guard.ok(batch_loss):
+        return batch_loss, None, bool(stopping)
+    loss.backward()
+    opt.step()
+    return batch_loss, int((logits.argmax(1) == yb).sum().item()), bool(stopping)
+
+
+def restore(state: dict[str, Any] | None, model: nn.Module, opt: torch.optim.Optimizer,
+            gen: torch.Generator) -> tuple[int, int, float]:
+    """Epoch, step and training time of a resumed run (zeros for a new one), its network,
+    optimiser and generators restored."""
+    if not state:
+        return 0, 0, 0.0
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"], state["step"], state["train_time_s"]
+
+
+def prepare(cfg: Config, data: ImageData, device: torch.device, layout: torch.memory_format
+            ) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    """The network (from --init-encoder's trunk, frozen or not), the module that trains it
+    (the same one alone; DistributedDataParallel under torchrun) and its optimiser."""
+    model = build_model(cfg, data).to(device)
+    if cfg.init_encoder:
+        load_encoder(model.backbone, Path(cfg.init_encoder))
+    if cfg.freeze_encoder:
+        model.backbone.freeze()
+    model = model.to(memory_format=layout)
+    ddp = process_group().wrap(model, device)
+    model = getattr(ddp, "module", ddp)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+           if cfg.optimizer == "adam" else
+           torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                           weight_decay=cfg.weight_decay))
+    return model, ddp, opt
 
 
 def choose(cfg: Config, loop: Loop, model: nn.Module, data: ImageData,

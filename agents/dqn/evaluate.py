@@ -12,7 +12,8 @@ from agents.dqn.play import evaluate_episodes
 from agents.dqn.train import spaces
 from rl.config import saved_config
 from rl.errors import UserError
-from rl.run import Run, check_checkpoint_meta
+from rl.files import check_checkpoint_meta
+from rl.run import Run
 from rl.stats import summarise_returns
 
 

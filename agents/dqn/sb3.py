@@ -23,7 +23,6 @@ UNSUPPORTED = {"double": False, "dueling": False, "prioritized": False, "num_env
 
 
 def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
-    from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.monitor import Monitor
@@ -32,7 +31,7 @@ def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool) -> dict[str, A
     from agents.dqn.config import atari_options, encoder_name
     from agents.dqn.network import network_meta
     from agents.dqn.train import plot, spaces
-    from rl.sb3 import dqn_weights_to_ours, dqn_weights_to_sb3, policy_kwargs, silent_logger
+    from rl.sb3 import dqn_weights_to_ours, dqn_weights_to_sb3
 
     if resume:
         raise UserError("--resume is not supported with --impl sb3 (SB3 checkpoints are pickles, "
@@ -47,18 +46,7 @@ def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool) -> dict[str, A
     make = lambda: Monitor(make_single_env(cfg.env, atari_options(cfg),
                                            max_episode_steps=cfg.max_episode_steps))
     venv = DummyVecEnv([make])
-    model = DQN("CnnPolicy" if len(obs_shape) == 3 else "MlpPolicy", venv,
-                learning_rate=cfg.lr, buffer_size=cfg.buffer_size,
-                learning_starts=cfg.learning_starts,
-                batch_size=cfg.batch_size, gamma=cfg.gamma, train_freq=cfg.train_freq,
-                gradient_steps=cfg.gradient_steps, n_steps=cfg.n_step,
-                target_update_interval=cfg.target_update, exploration_initial_eps=cfg.epsilon,
-                exploration_final_eps=cfg.epsilon_end,
-                exploration_fraction=min(cfg.epsilon_steps / cfg.steps, 1.0),
-                max_grad_norm=cfg.max_grad_norm or 1e9,
-                policy_kwargs=policy_kwargs(encoder_name(cfg, obs_shape)),
-                seed=cfg.seed, device=opts.device, verbose=0)
-    model.set_logger(silent_logger())
+    model = sb3_dqn(cfg, venv, obs_shape, opts.device)
     loop.begin(COLUMNS, total=cfg.steps, done=0, label=f"dqn (sb3) {cfg.env}", plot=plot)
     eval_env = make()
     episodes = [0]
@@ -108,3 +96,25 @@ def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool) -> dict[str, A
     return {"algo": "dqn", "impl": "sb3", "env": cfg.env, "encoder": encoder_name(cfg, obs_shape),
             "steps": model.num_timesteps, "train_episodes": episodes[0],
             "train_time_s": round(time.perf_counter() - t0, 1), **chosen}
+
+
+def sb3_dqn(cfg: Any, venv: Any, obs_shape: tuple[int, ...], device: str) -> Any:
+    """SB3's DQN with our settings and our encoder as its features extractor."""
+    from stable_baselines3 import DQN
+
+    from agents.dqn.config import encoder_name
+    from rl.sb3 import policy_kwargs, silent_logger
+
+    model = DQN("CnnPolicy" if len(obs_shape) == 3 else "MlpPolicy", venv,
+                learning_rate=cfg.lr, buffer_size=cfg.buffer_size,
+                learning_starts=cfg.learning_starts,
+                batch_size=cfg.batch_size, gamma=cfg.gamma, train_freq=cfg.train_freq,
+                gradient_steps=cfg.gradient_steps, n_steps=cfg.n_step,
+                target_update_interval=cfg.target_update, exploration_initial_eps=cfg.epsilon,
+                exploration_final_eps=cfg.epsilon_end,
+                exploration_fraction=min(cfg.epsilon_steps / cfg.steps, 1.0),
+                max_grad_norm=cfg.max_grad_norm or 1e9,
+                policy_kwargs=policy_kwargs(encoder_name(cfg, obs_shape)),
+                seed=cfg.seed, device=device, verbose=0)
+    model.set_logger(silent_logger())
+    return model

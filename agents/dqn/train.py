@@ -20,7 +20,7 @@ from rl.errors import UserError
 from rl.loop import Loop, crossed
 from rl.plots import plot_learning_curve
 from rl.replay import FrameReplay
-from rl.run import Run, RunOptions
+from rl.run import LossGuard, Run, RunOptions
 from rl.schedules import Linear
 from rl.stats import summarise_returns
 
@@ -89,14 +89,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         actions = learner.act(obs, epsilon, rng, n_actions, noise=cfg.noisy)
         actors.send(actions)  # async envs step while the learner trains below
         if step >= learn_from and replay.can_sample():
-            learner.set_lr(at.lr(step))
-            for _ in range(updates_due(cfg, step)):
-                batch = replay.sample(cfg.batch_size, at.beta(step - cfg.learning_starts))
-                if (result := learner.update(batch, run.guard)) is not None:
-                    replay.update_priorities(batch.indices, result[2])
-                    stats.add(*result[:2])
-                    if cfg.tau < 1.0:
-                        learner.sync_target()
+            learn(cfg, learner, replay, at, step, run.guard, stats)
         obs = actors.receive()
         prev, step = step, step + cfg.num_envs
         if cfg.tau >= 1.0 and crossed(step, prev, cfg.target_update):
@@ -130,6 +123,20 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             **(final_figures(cfg, loop, learner, snapshot(), step, n_actions, final)
                if final is not None else {}),
             "replay_bytes_per_transition": round(replay.nbytes / (replay.C * replay.E), 1)}
+
+
+def learn(cfg: Config, learner: Learner, replay: Any, at: Schedules, step: int,
+          guard: LossGuard, stats: Stats) -> None:
+    """The gradient updates due at this step, on prioritised samples whose priorities they
+    refresh; a soft target (tau < 1) follows every update."""
+    learner.set_lr(at.lr(step))
+    for _ in range(updates_due(cfg, step)):
+        batch = replay.sample(cfg.batch_size, at.beta(step - cfg.learning_starts))
+        if (result := learner.update(batch, guard)) is not None:
+            replay.update_priorities(batch.indices, result[2])
+            stats.add(*result[:2])
+            if cfg.tau < 1.0:
+                learner.sync_target()
 
 
 class Stats:

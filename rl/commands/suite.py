@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from rl.errors import UserError
-from rl.run import atomic_write_text
+from rl.files import atomic_write_text
 from rl.suite import Job, Suite
 
 
