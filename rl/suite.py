@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rl.run import Run
 
@@ -49,17 +50,28 @@ def command(job: Job) -> list[str]:
     return [*base, *job.argv, "--run-dir", str(job.run_dir), "--overwrite", "--no-progress"]
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in the child between fork and exec
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:  # not Linux: a killed suite may leave a run going
         pass
 
 
+def launch_here(argv: list[str], log: Path) -> subprocess.Popen:
+    """A run as a child process of this one, its output appended to `log`."""
+    with open(log, "a") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+
 class Suite:
-    def __init__(self, jobs: list[Job], parallel: int, log_dir: Path):
-        self.jobs, self.parallel, self.log_dir = jobs, parallel, log_dir
-        self.running: dict[Job, subprocess.Popen] = {}
+    """Keeps `parallel` jobs going. `launch(argv, log)` starts one: a child process here, or a
+    task on a Ray cluster (rl.cluster); either is polled and signalled the same way."""
+
+    def __init__(self, jobs: list[Job], parallel: int, log_dir: Path,
+                 launch: Callable[[list[str], Path], Any] = launch_here):
+        self.jobs, self.parallel, self.log_dir, self.launch = jobs, parallel, log_dir, launch
+        self.running: dict[Job, Any] = {}
         self.stop_signal: int | None = None
 
     def run(self, on_finish: Callable[[Job], None] | None = None, poll_s: float = 1.0) -> list[Job]:
@@ -88,10 +100,7 @@ class Suite:
         argv = command(job)
         with open(job.log, "a") as log:
             log.write(f"$ {' '.join(argv[1:])}\n")
-            log.flush()
-            self.running[job] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                                 stdin=subprocess.DEVNULL,
-                                                 preexec_fn=_die_with_parent)
+        self.running[job] = self.launch(argv, job.log)
         job.status = "running"
         print(f"suite: {job.name}: {'resumed' if '--resume' in argv else 'started'}",
               file=sys.stderr)

@@ -46,6 +46,9 @@ def train_parser(algo: str, module: Any) -> Parser:
     run.add_argument("--seeds", metavar="S1,S2,...", help="one run per seed, one after the other, "
                      "in --run-dir/seed<S> (compare them with `rl compare DIR/seed*`); their "
                      "summaries print as JSON Lines, one object per line")
+    run.add_argument("--ray", metavar="auto|HOST:PORT", help="with --seeds: the seeds run at "
+                     "once, each a Ray task (auto: Ray on this machine; HOST:PORT: a cluster "
+                     "from `ray start --head`); run the same command again to continue")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="where networks run (default auto: cuda when present)")
     run.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from rl.cluster import connect, disconnect
 from rl.errors import UserError
 from rl.files import atomic_write_text
 from rl.suite import Job, Suite
@@ -43,10 +44,14 @@ def add_parser(sub: Any) -> None:
     suite.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     suite.add_argument("--run-dir", type=Path, help="where the suite lives "
                        "(default runs/<benchmark>-<preset>)")
-    suite.add_argument("--jobs", type=int, default=1, help="runs at once; on few cores one "
-                       "thread each runs more per hour (default 1)")
+    suite.add_argument("--jobs", type=int, help="runs at once; on few cores one thread each "
+                       "runs more per hour (default 1; with --ray, all)")
     suite.add_argument("--threads", type=int, default=0,
                        help="torch threads per run (default: cores / jobs)")
+    suite.add_argument("--ray", metavar="auto|HOST:PORT",
+                       help="run each training run as a Ray task holding --threads CPUs: auto "
+                       "starts Ray on this machine, HOST:PORT joins a cluster (`ray start "
+                       "--head`); --jobs then bounds the runs in flight (default: all)")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -102,18 +107,27 @@ def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
 
     games = resolve_games(args.games or args.benchmark)
     seeds = parse_seeds(args.seeds)
-    if args.jobs < 1 or args.threads < 0:
+    if (args.jobs is not None and args.jobs < 1) or args.threads < 0:
         raise UserError("--jobs must be >= 1 and --threads >= 0")
+    if args.jobs is None:
+        args.jobs = 0 if args.ray else 1  # 0: as many as there are runs
     check_flags(games, args.preset, extra)
     base = args.run_dir or Path("runs") / f"{args.benchmark}-{args.preset}"
+    if args.ray:  # first: a cluster that does not answer leaves nothing written
+        connect(args.ray)
+        base = base.resolve()  # the tasks' working directories are Ray's, not ours
     all_games, all_seeds = open_suite(base, {"benchmark": args.benchmark, "preset": args.preset,
                                              "train_flags": extra}, games, seeds)
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
     jobs = [Job(f"{g}/seed{s}", "dqn", ["--env", g, "--preset", args.preset, "--seed", str(s),
                                         "--threads", str(threads), *extra], base / g / f"seed{s}")
             for s in seeds for g in games]
-    suite = Suite(jobs, args.jobs, base / "logs")
-    suite.run(on_finish=lambda _job: write_scores(base, all_games, all_seeds))
+    suite = on_cluster(jobs, args.jobs, base / "logs", args.ray, threads)
+    try:
+        suite.run(on_finish=lambda _job: write_scores(base, all_games, all_seeds))
+    finally:
+        if args.ray:
+            disconnect()
     scores = write_scores(base, all_games, all_seeds)
     print(json.dumps({k: scores[k] for k in ("runs_finished", "runs", "aggregates")}))
     failed = [j.name for j in jobs if j.status == "failed"]
@@ -122,6 +136,16 @@ def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
               "run the same command to retry them", file=sys.stderr)
         return 1
     return 143 if suite.stop_signal == 15 else 130 if suite.stop_signal else 0
+
+
+def on_cluster(jobs: list[Job], parallel: int, logs: Path, ray: str | None,
+               threads: int) -> Suite:
+    """A local suite, or with --ray one whose runs are Ray tasks of `threads` CPUs each."""
+    if not ray:
+        return Suite(jobs, parallel, logs)
+    from rl.cluster import ray_launcher
+
+    return Suite(jobs, parallel or len(jobs), logs, ray_launcher(threads))
 
 
 def finished_runs(base: Path, games: list[str], seeds: list[int]) -> dict[str, dict[int, dict]]:

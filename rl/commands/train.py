@@ -51,6 +51,8 @@ def cmd_train(algo: str | None, rest: list[str], compact: bool = False) -> int:
     args = train_parser(algo, module).parse_args(rest)
     if args.seeds:
         return train_seeds(algo, rest, args)
+    if args.ray:
+        raise UserError("--ray runs the seeds of --seeds at once: name them (--seeds 0,1,2)")
     flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
     opts = RunOptions(device=resolve_device(args.device), progress=not args.no_progress,
                       tensorboard=args.tensorboard, wandb=args.wandb, on_nan=args.on_nan)
@@ -82,17 +84,54 @@ def train_seeds(algo: str, rest: list[str], args: argparse.Namespace) -> int:
     if args.resume or "--seed" in rest or not seeds:
         raise UserError("--seeds takes the seeds itself: drop --seed/--resume, name one or more")
     base = args.run_dir or default_run_dir(f"{algo}-seeds")
-    i = rest.index("--seeds")
-    own = rest[:i] + rest[i + 2:]
-    if "--run-dir" in own:
-        j = own.index("--run-dir")
-        own = own[:j] + own[j + 2:]
+    own = without(rest, "--seeds", "--run-dir", "--ray")
+    if args.ray:
+        return seeds_on_cluster(algo, own, seeds, base.resolve(), args.ray)
     for seed in seeds:
         code = cmd_train(algo, [*own, "--seed", str(seed), "--run-dir", str(base / f"seed{seed}")],
                          compact=True)
         if code:
             return code
     return 0
+
+
+def without(argv: list[str], *flags: str) -> list[str]:
+    """argv less each of these flags and its value."""
+    out, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in flags:
+            skip = True
+        else:
+            out.append(word)
+    return out
+
+
+def seeds_on_cluster(algo: str, own: list[str], seeds: list[int], base: Path,
+                     address: str) -> int:
+    """`--seeds ... --ray`: every seed a Ray task at once (a suite: finished seeds are skipped
+    and interrupted ones resumed when the command runs again); JSON Lines of the summaries."""
+    from rl.cluster import connect, disconnect, ray_launcher
+    from rl.suite import Job, Suite
+
+    threads = int(own[own.index("--threads") + 1]) if "--threads" in own else 1
+    jobs = [Job(f"seed{s}", algo, [*own, "--seed", str(s)], base / f"seed{s}") for s in seeds]
+    connect(address)
+    try:
+        suite = Suite(jobs, len(jobs), base / "logs", ray_launcher(max(threads, 1)))
+        suite.run()
+    finally:
+        disconnect()
+    for job in jobs:
+        if job.status == "done":
+            print(json.dumps(json.loads((job.run_dir / "summary.json").read_text())))
+    failed = [j.name for j in jobs if j.status == "failed"]
+    if failed:
+        print(f"rl: {', '.join(failed)} failed (logs in {base / 'logs'}); run the same command "
+              "to retry", file=sys.stderr)
+        return 1
+    return 143 if suite.stop_signal == 15 else 130 if suite.stop_signal else 0
 
 
 def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Group:
