@@ -156,7 +156,7 @@ def bench_classifier(backbone: str = "deepcnn", dataset: str = "mnist-10k",
 
 
 def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, games: int = 32,
-                   seed: int = 0, seconds: float = 10.0) -> dict[str, Any]:
+                   seed: int = 0, seconds: float = 10.0, search: str = "puct") -> dict[str, Any]:
     """Self-play positions/s: our search with batched leaf evaluation (`games` games at once)
     vs the same search and network one position at a time, and open_spiel's MCTSBot (random
     rollouts, no network) at equal simulations, in this process one after the other."""
@@ -171,7 +171,8 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
 
     game = load_game(game_name)
     # the game's training preset (trunk, leaves per call), one process
-    cfg = build_config(Config, defaults_for({"game": game.name}), {"game": game.name})
+    cfg = build_config(Config, defaults_for({"game": game.name}), {"game": game.name,
+                                                                   "search": search})
     torch.manual_seed(seed)
     evaluator = NetEvaluator(build_net(cfg, game), torch.device("cpu"), cfg.search_bf16)
 
@@ -200,7 +201,8 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     batched = ours(games, seconds)
     single = ours(1, seconds)
     reference = spiel(seconds)
-    return {"game": game.name, "simulations": simulations, "parallel_games": games,
+    return {"game": game.name, "search": search, "simulations": simulations,
+            "parallel_games": games,
             "backbone": cfg.backbone, "leaves_per_tree": cfg.leaves_per_tree,
             "search_precision": cfg.search_precision,
             "torch_threads": torch.get_num_threads(),

@@ -96,3 +96,10 @@ def test_gumbel_noise_samples_moves_but_enough_simulations_still_find_the_best()
     noise = gumbel.search(BanditGame(), roots, evaluator, cfg, rng)
     assert len({tuple(noise[id(r)].round(6)) for r in roots}) == 20  # a draw per game
     assert all(gumbel.chosen(r, noise[id(r)], cfg) == 1 for r in roots)
+
+
+def test_the_selfplay_benchmark_times_the_gumbel_search_too():
+    from agents.bench import bench_selfplay
+
+    result = bench_selfplay("tic_tac_toe", simulations=4, games=2, seconds=0.1, search="gumbel")
+    assert result["search"] == "gumbel" and result["batched_positions_per_s"] > 0

@@ -42,6 +42,8 @@ def add_parser(sub: Any) -> None:
                        help="selfplay: game (default connect_four)")
     bench.add_argument("--simulations", type=int, default=100,
                        help="selfplay: simulations per move (default 100)")
+    bench.add_argument("--search", choices=["puct", "gumbel"], default="puct",
+                       help="selfplay: the tree search timed (default puct)")
     bench.add_argument("--games", type=int, default=32,
                        help="selfplay: games searched together (default 32)")
     bench.add_argument("--seconds", type=float, default=10.0,
@@ -70,7 +72,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for name in ("simulations", "games"):
             if getattr(args, name) < 1:
                 raise UserError(f"--{name} must be >= 1")
-        result = bench_selfplay(args.game, args.simulations, args.games, seconds=args.seconds)
+        result = bench_selfplay(args.game, args.simulations, args.games, seconds=args.seconds,
+                                search=args.search)
         rows = [("positions/s, batched", "batched_positions_per_s", "one_at_a_time_positions_per_s",
                  "batched_vs_one_at_a_time"),
                 ("positions/s vs open_spiel", "batched_positions_per_s",
