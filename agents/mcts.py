@@ -33,7 +33,7 @@ class SearchConfig:
     kind: str = "puct"  # or "gumbel": agents/gumbel.py (Danihelka et al. 2022)
     considered: int = 16  # gumbel: most root moves sampled (Gumbel-top-k), then halved
     c_visit: float = 50.0  # gumbel: sigma(q) = (c_visit + max visits) * c_scale * q
-    c_scale: float = 1.0
+    c_scale: float = 0.1  # mctx's default; 1.0 learned worse (experiments/results/alphazero.md)
 
 
 class Node:

@@ -47,7 +47,8 @@ def evaluator(planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def searched(simulations: int, considered: int = 16) -> tuple[Node, SearchConfig, np.ndarray]:
-    cfg = SearchConfig(simulations=simulations, kind="gumbel", considered=considered)
+    cfg = SearchConfig(simulations=simulations, kind="gumbel", considered=considered,
+                       c_scale=1.0)  # large enough that Q outweighs the prior: easy by hand
     root = Node(Bandit())
     noise = gumbel.search(BanditGame(), [root], evaluator, cfg)[id(root)]
     return root, cfg, noise
@@ -90,7 +91,7 @@ def test_unvisited_moves_are_completed_by_the_mixed_value():
 
 
 def test_gumbel_noise_samples_moves_but_enough_simulations_still_find_the_best():
-    cfg = SearchConfig(simulations=16, kind="gumbel")
+    cfg = SearchConfig(simulations=16, kind="gumbel", c_scale=1.0)
     rng = np.random.default_rng(0)
     roots = [Node(Bandit()) for _ in range(20)]
     noise = gumbel.search(BanditGame(), roots, evaluator, cfg, rng)

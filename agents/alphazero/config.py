@@ -31,9 +31,9 @@ class Config:
     gumbel_moves: int = opt(16, "gumbel: most root moves considered (then halved)", min=1)
     c_visit: float = opt(50.0, "gumbel: sigma(q) = (c_visit + max visits) * c_scale * q",
                          min=0.0)
-    c_scale: float = opt(1.0, "gumbel: scale of the completed Q values against the prior's "
-                         "logits (mctx's default is 0.1; the paper's board games 1.0)",
-                         min=0.0, min_exclusive=True)
+    c_scale: float = opt(0.1, "gumbel: scale of the completed Q values against the prior's "
+                         "logits (mctx's default; 1.0 learned worse on Connect Four, "
+                         "experiments/results/alphazero.md)", min=0.0, min_exclusive=True)
     fast_simulations: int = opt(0, "playout-cap randomisation (KataGo): moves not drawn for a "
                                 "full search get this many simulations, no noise, and train the "
                                 "value alone (0: every move is a full search)", min=0)
