@@ -98,8 +98,8 @@ def parse(verb: Verb, argv: list[str]) -> tuple[list[Run], ModuleType, Any, argp
     """Stage one: the run directories name the algorithm. Stage two: its config's flags."""
     from agents import load_algorithm
 
-    dirs = [a for a in argv[:next((i for i, a in enumerate(argv) if a.startswith("-")),
-                                  len(argv))]]
+    first_flag = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    dirs = argv[:first_flag]  # the run directories come before any option
     if not dirs:
         base_parser(verb, f"rl {verb.name}", general_help(verb)).parse_args(argv)
         raise UserError(f"name a run directory: rl {verb.name} DIR")  # argparse said it too
