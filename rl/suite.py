@@ -115,6 +115,16 @@ class Suite:
         if job.status == "done" and on_finish is not None:
             on_finish(job)
 
+    def exit_code(self) -> int:
+        """The command's status once run: 1 if a run failed (named, with its log folder), 130
+        or 143 if the suite was interrupted, else 0."""
+        failed = [j.name for j in self.jobs if j.status == "failed"]
+        if failed:
+            print(f"rl: {len(failed)} run(s) failed: {', '.join(failed)} (logs in "
+                  f"{self.log_dir}); run the same command to retry them", file=sys.stderr)
+            return 1
+        return 143 if self.stop_signal == 15 else 130 if self.stop_signal else 0
+
     def _forward(self, signum: int, _frame: object) -> None:
         """Ctrl-C / SIGTERM: every run stops at its next clean point and keeps a checkpoint."""
         self.stop_signal = signum

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -130,12 +129,7 @@ def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
             disconnect()
     scores = write_scores(base, all_games, all_seeds)
     print(json.dumps({k: scores[k] for k in ("runs_finished", "runs", "aggregates")}))
-    failed = [j.name for j in jobs if j.status == "failed"]
-    if failed:
-        print(f"rl: {len(failed)} run(s) failed: {', '.join(failed)} (logs in {base / 'logs'}); "
-              "run the same command to retry them", file=sys.stderr)
-        return 1
-    return 143 if suite.stop_signal == 15 else 130 if suite.stop_signal else 0
+    return suite.exit_code()
 
 
 def on_cluster(jobs: list[Job], parallel: int, logs: Path, ray: str | None,

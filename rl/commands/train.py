@@ -126,12 +126,7 @@ def seeds_on_cluster(algo: str, own: list[str], seeds: list[int], base: Path,
     for job in jobs:
         if job.status == "done":
             print(json.dumps(json.loads((job.run_dir / "summary.json").read_text())))
-    failed = [j.name for j in jobs if j.status == "failed"]
-    if failed:
-        print(f"rl: {', '.join(failed)} failed (logs in {base / 'logs'}); run the same command "
-              "to retry", file=sys.stderr)
-        return 1
-    return 143 if suite.stop_signal == 15 else 130 if suite.stop_signal else 0
+    return suite.exit_code()
 
 
 def join_torchrun(algo: str, module: Any, opts: RunOptions) -> Group:
