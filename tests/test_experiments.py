@@ -1,5 +1,8 @@
 """Experiment files stay true to the code they document."""
+import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,12 +32,15 @@ def test_every_experiment_config_is_valid():
         build_config(module.Config, presets, data)
 
 
-def test_transfer_table_pairs_seeds_and_says_where_the_gain_holds(tmp_path: Path):
-    import importlib.util
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    spec = importlib.util.spec_from_file_location("transfer", ROOT / "experiments/transfer.py")
-    transfer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(transfer)
+
+def test_transfer_table_pairs_seeds_and_says_where_the_gain_holds(tmp_path: Path):
+    transfer = script("transfer")
     accuracy = {"scratch": [0.80, 0.85, 0.90], "finetune": [0.86, 0.90, 0.96],
                 "frozen": [0.70, 0.90, 0.80]}
     for arm, values in accuracy.items():
@@ -51,3 +57,16 @@ def test_transfer_table_pairs_seeds_and_says_where_the_gain_holds(tmp_path: Path
     transfer.write(tmp_path, result, tmp_path / "pretrained")
     assert "| 100 |" in (tmp_path / "transfer.md").read_text()
     assert (tmp_path / "transfer.png").stat().st_size > 5_000
+
+
+def test_readme_timings_time_only_the_readmes_commands():
+    assert script("readme_timings").not_in_readme((ROOT / "README.md").read_text()) == []
+
+
+def test_avx2_cap_leaves_a_command_without_native_bf16(tmp_path: Path):
+    timings = script("readme_timings")
+    probe = ("import torch; print(torch.backends.cpu.get_cpu_capability(), "
+             "torch.ops.mkldnn._is_mkldnn_bf16_supported())")
+    row = timings.timed([sys.executable, "-c", probe], 120,
+                        {**os.environ, **timings.ISA["avx2"]}, tmp_path)
+    assert (row["exit"], row["capped"], row["tail"]) == (0, False, ["AVX2 False"])
