@@ -24,6 +24,12 @@ CONNECT_TIMEOUT_S = 5.0
 
 def connect(address: str) -> None:
     """Join (or for 'auto' start) a Ray cluster; one clear line when that cannot be done."""
+    # `ray start --head` turns token authentication on by default, but a driver joining by
+    # address sends its token only in token mode, which Ray reads as it is imported; that
+    # mode also joins a cluster without authentication (measured on Ray 2.60), so use it
+    # whenever a token is at hand
+    if address != "auto" and "RAY_AUTH_MODE" not in os.environ and token_at_hand():
+        os.environ["RAY_AUTH_MODE"] = "token"
     try:
         import ray
     except ImportError:
@@ -41,7 +47,17 @@ def connect(address: str) -> None:
     except (OSError, ValueError):
         raise UserError(f"--ray {address}: no Ray cluster answers there (start one with "
                         "`ray start --head`, or use --ray auto for a local one)") from None
-    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError) as error:
+        raise UserError(f"--ray {address}: could not join the Ray cluster there ({error}); one "
+                        "with token authentication needs its token here (~/.ray/auth_token or "
+                        "RAY_AUTH_TOKEN)") from None
+
+
+def token_at_hand() -> bool:
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").exists())
 
 
 def disconnect() -> None:

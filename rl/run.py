@@ -46,6 +46,7 @@ class RunOptions:
     wandb: bool = False
     world_size: int = 1  # processes training data-parallel under torchrun
     on_nan: str = "stop"  # a NaN/inf loss: stop (keep the last good checkpoint) or skip the update
+    ray: str | None = None  # a Ray cluster (auto or HOST:PORT) for algorithms with RAY_ACTORS
     step_hook: Callable[[int], None] | None = None  # called with the step count (benchmarks)
 
 

@@ -54,7 +54,10 @@ class Config:
     resign_off_share: float = opt(0.2, "share of self-play games played out with resignation "
                                   "off, which measure the false-resignation rate", min=0.0,
                                   max=1.0, min_exclusive=True)
-    workers: int = opt(1, "self-play processes (1 = in this process)", min=1)
+    workers: int = opt(1, "self-play processes (1 = in this process); with --ray, Ray actors",
+                       min=1)
+    max_staleness: int = opt(4, "--ray: most network versions an actor's games may lag behind "
+                             "the learner's; older games are discarded", min=0)
     window: int = opt(10, "iterations of games kept for training", min=1)
     backbone: str = opt("resnet-small", "trunk of the policy-value network (any shared backbone)")
     batch_size: int = opt(128, "positions per gradient step", min=1)

@@ -215,6 +215,12 @@ class Learner:
                 (self.folder / f"iter{old - 1:04d}.pt").unlink(missing_ok=True)
         return Positions.concat([self.window[i] for i in sorted(self.window)])
 
+    def data_with(self, fresh: Positions) -> Positions:
+        """The window as it will be once `fresh` joins it, nothing saved: what an iteration
+        whose games are still arriving trains on."""
+        keep = sorted(self.window)[-(self.size - 1):] if self.size > 1 else []
+        return Positions.concat([*(self.window[i] for i in keep), fresh])
+
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
                 "window_iterations": sorted(self.window), "rng": self.rng.bit_generator.state}

@@ -8,19 +8,18 @@ noise, are played to move the game along, and train the value (and ownership) al
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from agents import gumbel
 from agents.alphazero.config import Config
-from agents.alphazero.net import NetEvaluator, build_net
 from agents.alphazero.resign import NEVER, GameWatch, played_out_figures
 from agents.mcts import Evaluator, Node, SearchConfig, advance, choose, search
-from envs.games import Game, load_game
+from envs.games import Game
 from envs.records import GameRecord
 
 
@@ -97,10 +96,24 @@ def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, floa
                      scores)
 
 
-def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
-              rng: np.random.Generator) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
-    """Play `games` games at once, searching every live game's position in one batch. A game
-    ends by the rules or, where its watch allows, by resignation (resign.py)."""
+@dataclass
+class FinishedGame:
+    """One self-play game as it ends: its examples, its record and what its resignation watch
+    saw. `index` is its place among the games played together."""
+
+    index: int
+    positions: Positions
+    record: GameRecord
+    moves: int
+    resigned: bool
+    watch: GameWatch
+
+
+def play_games(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
+               rng: np.random.Generator) -> Iterator[FinishedGame]:
+    """Play `games` games at once, searching every live game's position in one batch, and
+    yield each as it ends (by the rules or, where its watch allows, by resignation: resign.py),
+    so that a game finished is a game delivered even if the player dies before the others end."""
     roots = [Node(game.new_state()) for _ in range(games)]
     steps: list[list[tuple]] = [[] for _ in range(games)]
     moves = np.zeros(games, dtype=int)
@@ -118,27 +131,45 @@ def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
             root = roots[i]
             if watches[i].resigns(root.player, root.mean_value(), play.resign_threshold):
                 resigned[i] = root.player
-                continue
-            steps[i].append((game.encode(root.state), policy, root.player, root.mean_value(),
-                             is_full))
-            roots[i] = advance(root, action)
-            moves[i] += 1
-    parts, records = [], []
-    for i, (root, game_steps) in enumerate(zip(roots, steps)):
-        loser = resigned.get(i)
-        result = root.returns if loser is None else np.array([1.0, -1.0]) * (1 - 2 * loser)
-        parts.append(positions_of(game, game_steps, root.state, result, play.value_target_q))
-        records.append(GameRecord(list(root.state.history()), float(result[0]),
-                                  ("self-play", "self-play"),
-                                  game.result_text(root.state, loser)))
-    results = [r.result for r in records]
-    played_out = [i for i in range(games) if not watches[i].allowed]
+            else:
+                steps[i].append((game.encode(root.state), policy, root.player,
+                                 root.mean_value(), is_full))
+                roots[i] = advance(root, action)
+                moves[i] += 1
+            if roots[i].terminal or i in resigned:
+                yield finished(game, i, roots[i], steps[i], resigned.get(i), watches[i],
+                               int(moves[i]), play.value_target_q)
+
+
+def finished(game: Game, index: int, root: Node, steps: list[tuple], loser: int | None,
+             watch: GameWatch, moves: int, value_target_q: float) -> FinishedGame:
+    result = root.returns if loser is None else np.array([1.0, -1.0]) * (1 - 2 * loser)
+    record = GameRecord(list(root.state.history()), float(result[0]), ("self-play", "self-play"),
+                        game.result_text(root.state, loser))
+    return FinishedGame(index, positions_of(game, steps, root.state, result, value_target_q),
+                        record, moves, loser is not None, watch)
+
+
+def summarise(games: list[FinishedGame], resign_threshold: float
+              ) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
+    """The games' examples (in the order given), their self-play statistics and records."""
+    results = [g.record.result for g in games]
+    played_out = [g for g in games if not g.watch.allowed]
     stats = {"first_player_wins": sum(r > 0 for r in results),
-             "draws": sum(r == 0 for r in results), "mean_length": float(moves.mean()),
-             "resigned": len(resigned), "played_out": len(played_out),
-             **played_out_figures([watches[i] for i in played_out],
-                                  [results[i] for i in played_out], play.resign_threshold)}
-    return Positions.concat(parts), stats, records
+             "draws": sum(r == 0 for r in results),
+             "mean_length": float(np.mean([g.moves for g in games])),
+             "resigned": sum(g.resigned for g in games), "played_out": len(played_out),
+             **played_out_figures([g.watch for g in played_out],
+                                  [g.record.result for g in played_out], resign_threshold)}
+    return (Positions.concat([g.positions for g in games]), stats,
+            [g.record for g in games])
+
+
+def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
+              rng: np.random.Generator) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
+    """Play `games` games at once; their examples in game order, statistics and records."""
+    done = sorted(play_games(game, evaluator, play, games, rng), key=lambda g: g.index)
+    return summarise(done, play.resign_threshold)
 
 
 def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySettings,
@@ -157,54 +188,3 @@ def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySett
     search(game, roots, evaluator, cfg, rng, budgets, full)
     return [choose(r, game.num_actions, 1.0 if n < play.temperature_moves else 0.0, rng)
             for r, n in zip(roots, moves)]
-
-
-def _worker_play(args: tuple) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
-    """Self-play in a worker process (torch.multiprocessing, spawn): rebuilt from plain data."""
-    cfg_dict, state_dict, games, seed, resign_threshold = args
-    torch.set_num_threads(1)
-    cfg = Config(**cfg_dict)
-    game = load_game(cfg.game)
-    net = build_net(cfg, game)
-    net.load_state_dict(state_dict)
-    return self_play(game, NetEvaluator(net, torch.device("cpu"), cfg.search_bf16),
-                     PlaySettings.of(cfg, resign_threshold), games,
-                     np.random.default_rng(seed))
-
-
-class SelfPlay:
-    """Plays an iteration's games in this process or split over a pool of workers."""
-
-    def __init__(self, cfg: Config, game: Game):
-        self.cfg, self.game = cfg, game
-        self.pool = None
-        if cfg.workers > 1:
-            import torch.multiprocessing as mp
-
-            self.pool = mp.get_context("spawn").Pool(cfg.workers)
-
-    def play(self, net: nn.Module, device: torch.device, iteration: int,
-             resign_threshold: float = NEVER
-             ) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
-        cfg = self.cfg
-        if self.pool is None:
-            return self_play(self.game, NetEvaluator(net, device, cfg.search_bf16),
-                             PlaySettings.of(cfg, resign_threshold),
-                             cfg.games_per_iteration,
-                             np.random.default_rng([cfg.seed, iteration, 0]))
-        from rl.config import to_dict
-
-        state = {k: v.cpu() for k, v in net.state_dict().items()}
-        shares = np.array_split(np.arange(cfg.games_per_iteration), cfg.workers)
-        jobs = [(to_dict(cfg), state, len(s), [cfg.seed, iteration, w], resign_threshold)
-                for w, s in enumerate(shares) if len(s)]
-        results = self.pool.map(_worker_play, jobs)
-        stats = {k: sum((r[1][k] for r in results), type(results[0][1][k])())
-                 for k in results[0][1]}  # counts add up, the winners' lows join
-        stats["mean_length"] = float(np.mean([r[1]["mean_length"] for r in results]))
-        return (Positions.concat([r[0] for r in results]), stats,
-                [record for r in results for record in r[2]])
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()

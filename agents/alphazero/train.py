@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.alphazero.actors import RaySelfPlay, actor_columns
 from agents.alphazero.config import NAME, Config
 from agents.alphazero.learner import (
     Learner,
@@ -27,8 +28,8 @@ from agents.alphazero.learner import (
     split_records,
 )
 from agents.alphazero.net import build_net, load_network_into, net_player, network_meta
+from agents.alphazero.pool import SelfPlayPool
 from agents.alphazero.resign import NEVER, calibrate
-from agents.alphazero.selfplay import SelfPlay
 from agents.arena.match import Match
 from agents.arena.registry import make_player
 from envs.games import Game, load_game
@@ -43,8 +44,8 @@ from rl.run import Run, RunOptions
 Experts = tuple[Any, Any, Any]  # split_records: training positions, held-out ones, the read report
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
                 "value_loss", "ownership_loss", "score_loss", "positions_per_s", "self_play_s",
-                "train_s", "lr", "first_player_wins", "draws", "game_length", "gate_score",
-                "resign_threshold", "resigned", "false_resign_rate",
+                "train_s", "iteration_s", "lr", "first_player_wins", "draws", "game_length",
+                "gate_score", "resign_threshold", "resigned", "false_resign_rate",
                 "move_accuracy", "held_out_value_loss"]
 
 
@@ -152,7 +153,19 @@ def save_games(folder: Path, game: Game, iteration: int, records: list) -> None:
         write_sgf(folder / f"iter{iteration:04d}-{i:03d}.sgf", game, record)
 
 
+def make_players(cfg: Config, game: Game, run: Run, opts: RunOptions, done: int
+                 ) -> SelfPlayPool | RaySelfPlay:
+    """Where the games come from: Ray actors with --ray, else this process or a pool."""
+    if opts.ray:
+        return RaySelfPlay(cfg, game, opts.ray, run.path / "games.jsonl", done)
+    return SelfPlayPool(cfg, game)
+
+
 def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:
+    if opts.ray:  # a cluster that does not answer: one line, before anything is written
+        from rl.cluster import connect
+
+        connect(opts.ray)
     device = torch.device(opts.device)
     game = load_game(cfg.game)
     loop = Loop(run, opts, seed=cfg.seed, threads=cfg.threads, meta=network_meta(cfg, game))
@@ -170,7 +183,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         best_net.load_state_dict(state["best_model"])
         iteration, pretrained = state["iteration"], state["pretrain"]
         torch.set_rng_state(state["torch_rng"])
-    columns = BASE_COLUMNS + [f"{column(s)}_{k}" for s in cfg.opponents() for k in ("win", "loss")]
+    columns = (BASE_COLUMNS + [f"{column(s)}_{k}" for s in cfg.opponents() for k in ("win", "loss")]
+               + (actor_columns(cfg.workers) if opts.ray else []))
     loop.begin(columns, total=cfg.iterations, done=iteration, label=f"{NAME} {game.name}",
                plot=plot, unit="iterations")
 
@@ -191,7 +205,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         loop.log(0, row)
         loop.save(snapshot(), best=True)
 
-    players = SelfPlay(cfg, game)
+    players = make_players(cfg, game, run, opts, iteration)
     resign = state.get("resign_threshold", NEVER) if state else NEVER
     try:
         while loop.running(iteration):
@@ -215,34 +229,34 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             "parameters": sum(p.numel() for p in net.parameters())}
 
 
-def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module, players: SelfPlay,
+def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module,
+            players: SelfPlayPool | RaySelfPlay,
             run: Run, iteration: int, resign: float, held_out: Any
             ) -> tuple[dict[str, Any], bool, float]:
     """One iteration: the best network's self-play games join the window, the learner trains
     on it, the gate (if any) decides, the strength is measured. Returns the metrics row,
     whether the new network was accepted and the next resignation threshold."""
     device = learner.device
-    t0 = time.perf_counter()
-    fresh, stats, records = players.play(best_net, device, iteration, resign)
-    self_play_s = time.perf_counter() - t0
-    if cfg.save_games and game.record_format == "sgf":
-        save_games(run.path / "games", game, iteration + 1, records)
-    data = learner.add(iteration + 1, fresh)
-    t1 = time.perf_counter()
     lr = cfg.lr_at(iteration)
     learner.set_lr(lr)
-    losses = learner.fit(data, cfg.train_steps, run.guard)
+    t0 = time.perf_counter()  # self-play and training, one after the other or overlapping
+    done = players.iteration(learner, best_net, iteration, resign, cfg.train_steps, run.guard)
+    iteration_s = time.perf_counter() - t0
+    stats = done.stats
+    if cfg.save_games and game.record_format == "sgf":
+        save_games(run.path / "games", game, iteration + 1, done.records)
     n = cfg.games_per_iteration
-    row = {"iteration": iteration + 1, "games": (iteration + 1) * n, "positions": len(fresh),
-           "window_positions": len(data), **mean_losses(losses),
-           "positions_per_s": len(fresh) / self_play_s, "self_play_s": self_play_s,
-           "train_s": time.perf_counter() - t1, "lr": lr,
+    row = {"iteration": iteration + 1, "games": (iteration + 1) * n, "positions": len(done.fresh),
+           "window_positions": done.window_positions, **mean_losses(done.losses),
+           "positions_per_s": len(done.fresh) / done.self_play_s,
+           "self_play_s": done.self_play_s, "train_s": done.train_s,
+           "iteration_s": iteration_s, "lr": lr,
            # self-play's own results: draws rise as play improves
            "first_player_wins": stats["first_player_wins"] / n, "draws": stats["draws"] / n,
            "game_length": stats["mean_length"], "resign_threshold": resign,
            "resigned": stats["resigned"] / n,
            "false_resign_rate": stats["false_resign"] / stats["would_resign"]
-           if stats["would_resign"] else None}
+           if stats["would_resign"] else None, **done.extra}
     accepted = True
     if cfg.gate_games:
         row["gate_score"] = gate(cfg, game, learner.net, best_net, device, iteration + 1)

@@ -48,7 +48,9 @@ def train_parser(algo: str, module: Any) -> Parser:
                      "summaries print as JSON Lines, one object per line")
     run.add_argument("--ray", metavar="auto|HOST:PORT", help="with --seeds: the seeds run at "
                      "once, each a Ray task (auto: Ray on this machine; HOST:PORT: a cluster "
-                     "from `ray start --head`); run the same command again to continue")
+                     "from `ray start --head`); run the same command again to continue. "
+                     "alphazero without --seeds: its --workers are Ray actors that stream "
+                     "games to the learner")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="where networks run (default auto: cuda when present)")
     run.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")

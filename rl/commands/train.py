@@ -51,11 +51,13 @@ def cmd_train(algo: str | None, rest: list[str], compact: bool = False) -> int:
     args = train_parser(algo, module).parse_args(rest)
     if args.seeds:
         return train_seeds(algo, rest, args)
-    if args.ray:
-        raise UserError("--ray runs the seeds of --seeds at once: name them (--seeds 0,1,2)")
+    if args.ray and not getattr(module, "RAY_ACTORS", False):
+        raise UserError(f"--ray runs the seeds of --seeds at once: name them (--seeds 0,1,2); "
+                        f"{algo} has no Ray actors of its own")
     flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
     opts = RunOptions(device=resolve_device(args.device), progress=not args.no_progress,
-                      tensorboard=args.tensorboard, wandb=args.wandb, on_nan=args.on_nan)
+                      tensorboard=args.tensorboard, wandb=args.wandb, on_nan=args.on_nan,
+                      ray=args.ray)
 
     group = join_torchrun(algo, module, opts)
     if not group.main:  # other processes follow rank 0's run directory and resolved config

@@ -1,0 +1,102 @@
+"""Where an iteration's games come from, and how the learner takes them: here, self-play in
+this process or a pool of worker processes, then training on the window. (actors.py: Ray
+actors that stream games while the learner trains.)"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.alphazero.config import Config
+from agents.alphazero.learner import Learner, Losses
+from agents.alphazero.net import NetEvaluator, build_net
+from agents.alphazero.resign import NEVER
+from agents.alphazero.selfplay import (
+    FinishedGame,
+    PlaySettings,
+    Positions,
+    play_games,
+    self_play,
+    summarise,
+)
+from envs.games import Game, load_game
+from envs.records import GameRecord
+from rl.run import LossGuard
+
+
+@dataclass
+class IterationData:
+    """An iteration's self-play and training: the fresh positions, self-play statistics and
+    records, the window's size, the losses and the time spent (self-play and training may
+    overlap), plus the source's own figures (actors.py: per actor)."""
+
+    fresh: Positions
+    stats: dict[str, Any]
+    records: list[GameRecord]
+    window_positions: int
+    losses: list[Losses]
+    self_play_s: float
+    train_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _worker_play(args: tuple) -> list[FinishedGame]:
+    """Self-play in a worker process (torch.multiprocessing, spawn): rebuilt from plain data."""
+    cfg_dict, state_dict, games, seed, resign_threshold = args
+    torch.set_num_threads(1)
+    cfg = Config(**cfg_dict)
+    game = load_game(cfg.game)
+    net = build_net(cfg, game)
+    net.load_state_dict(state_dict)
+    evaluator = NetEvaluator(net, torch.device("cpu"), cfg.search_bf16)
+    return sorted(play_games(game, evaluator, PlaySettings.of(cfg, resign_threshold), games,
+                             np.random.default_rng(seed)), key=lambda g: g.index)
+
+
+class SelfPlayPool:
+    """Plays an iteration's games with the best network, in this process or split over a
+    pool of workers, then trains on the window: one after the other."""
+
+    def __init__(self, cfg: Config, game: Game):
+        self.cfg, self.game = cfg, game
+        self.pool = None
+        if cfg.workers > 1:
+            import torch.multiprocessing as mp
+
+            self.pool = mp.get_context("spawn").Pool(cfg.workers)
+
+    def play(self, net: nn.Module, device: torch.device, iteration: int,
+             resign_threshold: float = NEVER
+             ) -> tuple[Positions, dict[str, Any], list[GameRecord]]:
+        cfg = self.cfg
+        if self.pool is None:
+            return self_play(self.game, NetEvaluator(net, device, cfg.search_bf16),
+                             PlaySettings.of(cfg, resign_threshold),
+                             cfg.games_per_iteration,
+                             np.random.default_rng([cfg.seed, iteration, 0]))
+        from rl.config import to_dict
+
+        state = {k: v.cpu() for k, v in net.state_dict().items()}
+        shares = np.array_split(np.arange(cfg.games_per_iteration), cfg.workers)
+        jobs = [(to_dict(cfg), state, len(s), [cfg.seed, iteration, w], resign_threshold)
+                for w, s in enumerate(shares) if len(s)]
+        return summarise([g for games in self.pool.map(_worker_play, jobs) for g in games],
+                         resign_threshold)
+
+    def iteration(self, learner: Learner, best_net: nn.Module, iteration: int,
+                  resign_threshold: float, steps: int, guard: LossGuard) -> IterationData:
+        t0 = time.perf_counter()
+        fresh, stats, records = self.play(best_net, learner.device, iteration, resign_threshold)
+        t1 = time.perf_counter()
+        data = learner.add(iteration + 1, fresh)
+        losses = learner.fit(data, steps, guard)
+        return IterationData(fresh, stats, records, len(data), losses, t1 - t0,
+                             time.perf_counter() - t1)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
