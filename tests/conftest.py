@@ -1,4 +1,4 @@
-"""Shared helpers: run the real `rl` command in a subprocess, as a user would."""
+"""Shared helpers: run the real `rl` command in a process of its own, as a user would."""
 from __future__ import annotations
 
 import os
@@ -17,11 +17,32 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-def rl(*args: str, cwd: Path, timeout: float = 300, check: bool = False,
-       **popen: object) -> subprocess.CompletedProcess:
+_launcher = None
+
+
+def forking() -> bool:
+    return hasattr(os, "fork") and not os.environ.get("RL_TESTS_SUBPROCESS")
+
+
+def launcher():  # noqa: ANN201 - launcher.Launcher, imported late (it forks)
+    """This test process's launcher (tests/launcher.py): `rl` commands forked from a process
+    that has imported torch once. RL_TESTS_SUBPROCESS=1 starts each from scratch instead."""
+    global _launcher
+    if _launcher is None or _launcher.proc.poll() is not None:
+        from launcher import Launcher
+
+        _launcher = Launcher()
+    return _launcher
+
+
+def rl(*args: str, cwd: Path, timeout: float = 300, check: bool = False
+       ) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline"}
-    proc = subprocess.run([sys.executable, "-m", "rl.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    if forking():
+        proc = launcher().run(list(args), Path(cwd).resolve(), env, timeout)
+    else:
+        proc = subprocess.run([sys.executable, "-m", "rl.cli", *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"rl {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc

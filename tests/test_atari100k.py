@@ -17,11 +17,12 @@ from rl.files import load_checkpoint
 from rl.heads import NoisyLinear, QHead
 from rl.metrics import read_metrics
 
-# the 100k protocol (drq_eps) on a budget a test can afford
+# the 100k protocol (drq_eps) on a budget a test can afford (small batches: what is tested is
+# what is stored and resumed, not what is learned)
 TINY = ["--steps", "600", "--learning-starts", "200", "--checkpoint-every", "300",
         "--log-every", "100", "--final-eval-episodes", "2", "--eval-envs", "2",
-        "--max-episode-steps", "200", "--buffer-size", "2000", "--threads", "1",
-        "--no-progress"]
+        "--max-episode-steps", "200", "--buffer-size", "2000", "--batch-size", "8",
+        "--threads", "1", "--no-progress"]
 
 
 def test_categorical_projection_by_hand():
@@ -123,8 +124,9 @@ def test_without_a_saved_replay_a_resumed_run_refills_it_first(workdir: Path):
     assert rows[-1]["step"] == "400" and rows[-1]["loss"] == ""  # no update during the refill
 
 
+# one thread a run (the suite's default is the cores over --jobs: two, beside another test)
 SUITE = ["suite", "atari100k", "--games", "Pong,Boxing", "--seeds", "0", "--run-dir", "s",
-         "--", *TINY[:TINY.index("--threads")], "--steps", "400"]
+         "--threads", "1", "--", *TINY[:TINY.index("--threads")], "--steps", "400"]
 
 
 def test_a_suite_killed_with_sigkill_finishes_every_run_once(workdir: Path):
@@ -164,7 +166,7 @@ def test_a_suite_with_a_bad_game_preset_or_flag_starts_nothing(workdir: Path, ar
 
 
 def test_a_suite_takes_more_games_later_but_not_another_configuration(workdir: Path):
-    tiny = ["--", *TINY[:TINY.index("--threads")], "--steps", "300"]
+    tiny = ["--threads", "1", "--", *TINY[:TINY.index("--threads")], "--steps", "300"]
     rl("suite", "atari100k", "--games", "Pong", "--run-dir", "s", *tiny, cwd=workdir, check=True)
     more = rl("suite", "atari100k", "--games", "Boxing", "--run-dir", "s", *tiny, cwd=workdir,
               check=True)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, forking, launcher
 
 PONG = ["--steps", "300", "--learning-starts", "100", "--buffer-size", "1000",
         "--max-episode-steps", "200", "--final-eval-episodes", "1", "--eval-envs", "1",
@@ -142,7 +142,10 @@ def test_readme_command_runs(clone: Path, command: str):
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}:/usr/games:{os.environ.get('PATH', '')}",
            "HOME": str(clone.parent / "home"), "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline"}
-    proc = subprocess.run(argv, cwd=clone, env=env, input=stdin, capture_output=True,
-                          text=True, timeout=600)
+    if argv[0] == "rl" and forking():  # the same command, its imports done once
+        proc = launcher().run(argv[1:], clone, env, 600, input=stdin)
+    else:
+        proc = subprocess.run(argv, cwd=clone, env=env, input=stdin, capture_output=True,
+                              text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(argv)}\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr
