@@ -86,8 +86,10 @@ def argv_for(command: str, cwd: Path) -> list[str]:
 def timed(argv: list[str], cap: int, env: dict[str, str], cwd: Path) -> dict:
     """Run one command to its end or its cap; wall time, first output and last progress line."""
     start = time.perf_counter()
+    # Ctrl-C as in a terminal, even when this script runs in the background (which ignores it)
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[tuple[float, str]] = []
 
     def read() -> None:

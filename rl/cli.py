@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except UserError as e:
         fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C where no loop stops at a clean point (eval, games)
+        print("rl: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:
         # a full disk or a read-only directory is the user's to fix, not a bug to trace
         if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,

@@ -1,8 +1,9 @@
 """Progress of a training loop: steps, steps/s and a few live figures.
 
 On a terminal it is a rich progress bar. Elsewhere (a log file, CI, a pipe) a bar cannot be
-redrawn, so it prints a plain line at every tenth of the way and at least once a minute, and
-always the final state at the end.
+redrawn, so it prints a plain line at every tenth of the way and at least once a minute (the
+first after ten seconds, so that a long run is not silent at its start), and always the final
+state at the end.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 PLAIN_EVERY_S = 60.0
+PLAIN_FIRST_S = 10.0
 
 
 class TrainingProgress:
@@ -32,7 +34,7 @@ class TrainingProgress:
             return
         self.plain = not Console(file=self.stream).is_terminal
         self._next_tenth = (start * 10 // max(total, 1) + 1) * total / 10
-        self._last_line, self._shown_step = self._t0, None
+        self._last_line, self._shown_step = self._t0 - PLAIN_EVERY_S + PLAIN_FIRST_S, None
         if self.plain:
             return
         self._progress = Progress(

@@ -4,6 +4,8 @@ algorithms, resuming with a smaller budget, output for people and for programs, 
 the training data, and quiet surprises."""
 import json
 import re
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import torch
 from PIL import Image
 from test_classifier import needs_mnist
 
-from conftest import ROOT, SHARED, rl
+from conftest import ROOT, SHARED, rl, rl_popen
 from rl.metrics import read_metrics
 
 CARTPOLE = ["train", "dqn", "--env", "CartPole-v1", "--steps", "600", "--learning-starts",
@@ -71,6 +73,24 @@ def test_progress_in_a_log_is_plain_lines_ending_on_the_final_step(workdir: Path
     lines = [ln for ln in out.stderr.splitlines() if "steps/s" in ln]
     assert len(lines) >= 3 and "3,000/3,000 steps" in lines[-1]
     assert all("━" not in ln and "…" not in ln for ln in lines)
+
+
+def test_a_match_in_a_log_shows_its_progress_beside_one_json_object(workdir: Path):
+    out = rl("eval", str(ROOT / "experiments/agents/tic_tac_toe"), "--opponent", "random",
+             "--games", "4", "--simulations", "8", "--json", cwd=workdir, check=True)
+    assert json.loads(out.stdout)["games"] == 4
+    lines = [ln for ln in out.stderr.splitlines() if "games/s" in ln]
+    assert lines and "4/4 games" in lines[-1]
+
+
+def test_ctrl_c_in_a_match_is_one_line_and_exit_130(workdir: Path):
+    proc = rl_popen("eval", str(ROOT / "experiments/agents/connect_four"), "--opponent",
+                    "mcts:1000", "--games", "100", cwd=workdir)
+    time.sleep(8)  # well into the match
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "rl: interrupted"
+    assert "Traceback" not in err
 
 
 # 3. short runs have an evaluation curve ----------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +127,9 @@ def cmd_eval(argv: list[str]) -> int:
         raise UserError("several run directories make an ensemble, which is for classifier "
                         "runs only")
     if len(runs) == 1:
-        progress = not args.json and sys.stderr.isatty()
-        result = module.evaluate(runs[0], args.checkpoint, cfg, progress)
+        # on standard error, so --json's output stays one object: a bar on a terminal, plain
+        # lines elsewhere (a long match is not silent in a log)
+        result = module.evaluate(runs[0], args.checkpoint, cfg, True)
     else:
         result = module.evaluate_ensemble(runs, args.checkpoint, cfg)
     print(json.dumps(rounded(result)) if args.json else as_text(result))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ def cmd_games(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         records = generate_games(game, experts, args.games, save_dir=args.out if sgf else None,
-                                 parallel=args.parallel, progress=sys.stderr.isatty(),
+                                 parallel=args.parallel, progress=True,
                                  random_moves=args.random_moves, seed=args.seed)
     finally:
         for expert in experts:
