@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -49,9 +50,12 @@ def rl(*args: str, cwd: Path, timeout: float = 300, check: bool = False
 
 
 def rl_popen(*args: str, cwd: Path) -> subprocess.Popen:
+    """A command to signal while it runs; Ctrl-C reaches it as from a terminal (a pytest-xdist
+    worker ignores SIGINT, and its children would inherit that)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline"}
     return subprocess.Popen([sys.executable, "-m", "rl.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.fixture
