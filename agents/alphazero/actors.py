@@ -32,10 +32,9 @@ from torch import nn
 
 from agents.alphazero.config import Config
 from agents.alphazero.learner import Learner
-from agents.alphazero.net import NetEvaluator, build_net
-from agents.alphazero.pool import IterationData
-from agents.alphazero.selfplay import FinishedGame, PlaySettings, Positions, play_games, summarise
-from envs.games import Game, load_game
+from agents.alphazero.pool import IterationData, play_on_cpu, worker_setup
+from agents.alphazero.selfplay import FinishedGame, Positions, summarise
+from envs.games import Game
 from rl.errors import UserError
 from rl.run import LossGuard
 
@@ -60,10 +59,7 @@ class SelfPlayActor:
     version."""
 
     def __init__(self, cfg: dict[str, Any], index: int):
-        torch.set_num_threads(1)
-        self.cfg = Config(**cfg)
-        self.game = load_game(self.cfg.game)
-        self.net = build_net(self.cfg, self.game)
+        self.cfg, self.game, self.net = worker_setup(cfg)
         self.index, self.version = index, -1
 
     def play(self, batch: int, version: int, weights: dict[str, torch.Tensor] | None,
@@ -71,9 +67,7 @@ class SelfPlayActor:
         if weights is not None:
             self.net.load_state_dict(weights)
             self.version = version
-        evaluator = NetEvaluator(self.net, torch.device("cpu"), self.cfg.search_bf16)
-        for game in play_games(self.game, evaluator, PlaySettings.of(self.cfg, resign_threshold),
-                               games, np.random.default_rng(seed)):
+        for game in play_on_cpu(self.cfg, self.game, self.net, games, seed, resign_threshold):
             yield Streamed(game, self.index, batch, self.version)
 
 

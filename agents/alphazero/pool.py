@@ -4,6 +4,7 @@ actors that stream games while the learner trains.)"""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,17 +45,30 @@ class IterationData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _worker_play(args: tuple) -> list[FinishedGame]:
-    """Self-play in a worker process (torch.multiprocessing, spawn): rebuilt from plain data."""
-    cfg_dict, state_dict, games, seed, resign_threshold = args
+def worker_setup(cfg_dict: dict[str, Any]) -> tuple[Config, Game, nn.Module]:
+    """A self-play worker's config, game and network, rebuilt from plain data in its own
+    process (a pool worker or a Ray actor), one thread each."""
     torch.set_num_threads(1)
     cfg = Config(**cfg_dict)
     game = load_game(cfg.game)
-    net = build_net(cfg, game)
-    net.load_state_dict(state_dict)
+    return cfg, game, build_net(cfg, game)
+
+
+def play_on_cpu(cfg: Config, game: Game, net: nn.Module, games: int, seed: list[int],
+                resign_threshold: float) -> Iterator[FinishedGame]:
+    """A worker's games, each yielded as it ends."""
     evaluator = NetEvaluator(net, torch.device("cpu"), cfg.search_bf16)
-    return sorted(play_games(game, evaluator, PlaySettings.of(cfg, resign_threshold), games,
-                             np.random.default_rng(seed)), key=lambda g: g.index)
+    return play_games(game, evaluator, PlaySettings.of(cfg, resign_threshold), games,
+                      np.random.default_rng(seed))
+
+
+def _worker_play(args: tuple) -> list[FinishedGame]:
+    """Self-play in a worker process (torch.multiprocessing, spawn)."""
+    cfg_dict, state_dict, games, seed, resign_threshold = args
+    cfg, game, net = worker_setup(cfg_dict)
+    net.load_state_dict(state_dict)
+    return sorted(play_on_cpu(cfg, game, net, games, seed, resign_threshold),
+                  key=lambda g: g.index)
 
 
 class SelfPlayPool:
