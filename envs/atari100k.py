@@ -58,6 +58,29 @@ PUBLISHED = {
             "source": "Schwarzer et al. 2023 (far more compute per step)"},
 }
 
+# Published per-game scores: the mean over 100 runs per game of each agent, from the runs
+# Agarwal et al. 2021 released, as github.com/eloialonso/iris ships them
+# (results/data/DrQ(eps).json and SPR.json, commit 75e5ab5). DER's runs are not there.
+PER_GAME_SOURCE = "mean of 100 runs per game, eloialonso/iris results/data/*.json"
+PER_GAME = {
+    "DrQ(eps)": {
+        "Alien": 865.2, "Amidar": 137.8, "Assault": 579.6, "Asterix": 763.6, "BankHeist": 232.9,
+        "BattleZone": 10165.3, "Boxing": 9.0, "Breakout": 19.8, "ChopperCommand": 844.6,
+        "CrazyClimber": 21539.0, "DemonAttack": 1321.5, "Freeway": 20.3, "Frostbite": 1014.2,
+        "Gopher": 621.6, "Hero": 4167.9, "Jamesbond": 349.1, "Kangaroo": 1088.4,
+        "Krull": 4402.1, "KungFuMaster": 11467.4, "MsPacman": 1218.1, "Pong": -9.1,
+        "PrivateEye": 3.5, "Qbert": 1810.7, "RoadRunner": 11211.4, "Seaquest": 352.3,
+        "UpNDown": 4324.5},
+    "SPR": {
+        "Alien": 841.9, "Amidar": 179.7, "Assault": 565.6, "Asterix": 962.5, "BankHeist": 345.4,
+        "BattleZone": 14834.1, "Boxing": 35.7, "Breakout": 19.6, "ChopperCommand": 946.3,
+        "CrazyClimber": 36700.5, "DemonAttack": 517.6, "Freeway": 19.3, "Frostbite": 1170.7,
+        "Gopher": 660.6, "Hero": 5858.6, "Jamesbond": 366.5, "Kangaroo": 3617.4,
+        "Krull": 3681.6, "KungFuMaster": 14783.2, "MsPacman": 1318.4, "Pong": -5.4,
+        "PrivateEye": 86.0, "Qbert": 866.3, "RoadRunner": 12213.1, "Seaquest": 558.1,
+        "UpNDown": 10859.2},
+}
+
 
 def resolve_games(spec: str | None) -> list[str]:
     """'atari100k' (the 26) or a comma-separated list of ALE game names, checked."""

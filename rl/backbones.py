@@ -83,6 +83,39 @@ def nature(in_shape: Shape) -> nn.Module:
     return nn.Sequential(body, nn.Linear(flat, 512), nn.ReLU())
 
 
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's and Flax's 'SAME' padding: the output has ceil(size / stride) cells and
+    the extra pixel of an odd total goes after, not before."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def nature_same(in_shape: Shape) -> nn.Module:
+    """The Nature CNN as Dopamine's FullRainbowNetwork builds it (the network behind its DER,
+    DrQ and DrQ(eps) results): Flax convolutions pad 'SAME', so 84x84 frames give 21, 11 and
+    11 cells and 7,744 features instead of 3,136 (dopamine/jax/networks.py). Dopamine's
+    initialisation is `xavier_init`, a separate choice (DQN's --init)."""
+    c, h, w = in_shape
+    layers: list[nn.Module] = []
+    for out, k, s in [(32, 8, 4), (64, 4, 2), (64, 3, 1)]:
+        top, bottom = same_padding(h, k, s)
+        left, right = same_padding(w, k, s)
+        layers += [nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(c, out, k, s), nn.ReLU()]
+        c, h, w = out, -(-h // s), -(-w // s)
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, 512), nn.ReLU())
+
+
+def xavier_init(module: nn.Module) -> None:
+    """Dopamine's initialisation of Dense and Conv layers: Xavier-uniform weights, zero biases
+    (Flax's default bias). Layers of other types (noisy ones) keep their own."""
+    for m in module.modules():
+        if type(m) in (nn.Conv2d, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def _pool_if_room(size: list[int]) -> nn.Module:
     """Halve the spatial size while it stays >= 2; boards as small as 3x3 keep their cells."""
     if min(size) >= 4:
@@ -190,6 +223,7 @@ def resnet(in_shape: Shape, blocks: Sequence[int], widths: Sequence[int] = (64, 
 BACKBONES: dict[str, Callable[[Shape], nn.Module]] = {
     "mlp": mlp,
     "nature": nature,
+    "nature-same": nature_same,  # Dopamine's padding and initialisation of the same layers
     "deepcnn": deepcnn,
     "vgg11": lambda s: vgg(s, VGG_STAGES["vgg11"]),
     "vgg16": lambda s: vgg(s, VGG_STAGES["vgg16"]),

@@ -174,3 +174,15 @@ def test_a_suite_takes_more_games_later_but_not_another_configuration(workdir: P
     other = rl("suite", "atari100k", "--games", "Boxing", "--preset", "der", "--run-dir", "s",
                *tiny, cwd=workdir)
     assert other.returncode == 2 and "another preset" in other.stderr
+
+
+def test_the_per_game_table_puts_published_scores_beside_ours():
+    from rl.commands.suite import markdown, per_game_rows
+
+    rows = per_game_rows({"Boxing": {0: {"mean_return": 12.0, "mean_return_ci95": [10, 14]}}})
+    text = markdown({"runs": 26, "runs_finished": 1, "aggregates": None, "per_game": rows},
+                    whole_benchmark=True)
+    header, _, boxing = text.splitlines()[2:5]
+    assert header.endswith("| DrQ(eps) | SPR |")
+    assert boxing.startswith("| Boxing | 12 (1 seeds) |") and boxing.endswith("| 9.0 | 35.7 |")
+    assert "eloialonso/iris" in text

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from rl.backbones import BACKBONES, make_backbone
+from rl.backbones import BACKBONES, make_backbone, same_padding, xavier_init
 from rl.errors import UserError
 from rl.heads import ClassifierHead, PolicyValueHead, QHead
 
@@ -32,6 +32,27 @@ def test_mlp_for_vectors_and_clear_errors():
         make_backbone("resnet-18", (1, 28, 28))
     with pytest.raises(UserError, match="image-shaped"):
         make_backbone("nature", (4,))
+
+
+def test_same_padding_is_flax_s_and_gives_dopamine_s_feature_map():
+    # Flax pads 'SAME' with the odd pixel after: 84 -> 21 -> 11 -> 11 cells
+    assert same_padding(84, 8, 4) == (2, 2)
+    assert same_padding(21, 4, 2) == (1, 2)
+    assert same_padding(11, 3, 1) == (1, 1)
+    body = make_backbone("nature-same", (4, 84, 84)).body
+    assert body[-2].in_features == 64 * 11 * 11  # the Linear after Flatten
+
+
+def test_xavier_init_zeroes_biases_and_bounds_weights():
+    net = make_backbone("nature", (4, 84, 84))
+    xavier_init(net)
+    for m in net.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            fan_in = m.weight[0].numel()
+            fan_out = m.weight.shape[0] * m.weight[0, 0].numel()
+            bound = (6 / (fan_in + fan_out)) ** 0.5
+            assert (m.bias == 0).all() and m.weight.abs().max() <= bound
+            assert m.weight.abs().max() > 0.9 * bound  # uniform over the whole range
 
 
 def test_heads():

@@ -259,3 +259,14 @@ def test_amp_trains_in_bfloat16_where_the_hardware_has_it_and_in_float32_elsewhe
     loss, _, _ = learner.update(replay.sample(8, 0.4), LossGuard())
     assert np.isfinite(loss)
     assert not torch.equal(before, learner.q.head.advantage.weight)
+
+
+def test_dopamine_s_network_the_same_layers_padded_same_and_xavier_initialised():
+    from agents.dqn.network import build_network
+
+    q = build_network(Config(env="Pong", encoder="nature-same", init="xavier"), (4, 84, 84), 6)
+    layers = [m for m in q.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 6 and all((m.bias == 0).all() for m in layers)  # 3 convs, 512, heads
+    assert q(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape == (2, 6)
+    plain = build_network(Config(env="Pong"), (4, 84, 84), 6)
+    assert plain.head.advantage.bias.abs().sum() > 0  # PyTorch's defaults otherwise

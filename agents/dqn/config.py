@@ -32,6 +32,9 @@ class Config:
         "several Atari envs, sync for one (on few cores a subprocess fights torch's threads)")
     encoder: str = opt("auto", "backbone: nature, resnet18, ... (auto: nature for frames, mlp "
                        "for vectors)")
+    init: Literal["torch", "xavier"] = opt(
+        "torch", "initial weights: PyTorch's defaults, or Xavier-uniform with zero biases in "
+        "every layer but noisy ones (Dopamine's networks)")
     # Atari preprocessing
     sticky_actions: float = opt(0.0, "ALE repeat_action_probability (0 like the Nature/CleanRL/"
                                 "RL Zoo results we compare with; Dopamine and ALE v5 use 0.25)",

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.dqn.config import NAME, Config, dueling_head, encoder_name
-from rl.backbones import make_backbone
+from rl.backbones import make_backbone, xavier_init
 from rl.heads import NoisyLinear, QHead
 
 
@@ -51,9 +51,12 @@ class QNetwork(nn.Module):
 
 
 def build_network(cfg: Config, obs_shape: tuple[int, ...], n_actions: int) -> QNetwork:
-    return QNetwork(make_backbone(encoder_name(cfg, obs_shape), obs_shape), n_actions,
-                    dueling_head(cfg), atoms=cfg.atoms, v_max=cfg.v_max, noisy=cfg.noisy,
-                    sigma0=cfg.noisy_sigma)
+    q = QNetwork(make_backbone(encoder_name(cfg, obs_shape), obs_shape), n_actions,
+                 dueling_head(cfg), atoms=cfg.atoms, v_max=cfg.v_max, noisy=cfg.noisy,
+                 sigma0=cfg.noisy_sigma)
+    if cfg.init == "xavier":
+        xavier_init(q)
+    return q
 
 
 def network_meta(cfg: Config, obs_shape: tuple[int, ...], n_actions: int) -> dict:

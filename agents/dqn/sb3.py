@@ -19,7 +19,8 @@ COLUMNS = ["step", "episodes", "episode_return", "epsilon", "eval_return", "eval
 
 # options of ours that SB3's DQN does not have: they are reported, not silently dropped
 UNSUPPORTED = {"double": False, "dueling": False, "prioritized": False, "num_envs": 1,
-               "tau": 1.0, "save_replay": False, "init_encoder": None, "freeze_encoder": False}
+               "tau": 1.0, "save_replay": False, "init_encoder": None, "freeze_encoder": False,
+               "init": "torch"}
 
 
 def train_sb3(cfg: Any, run: Run, opts: RunOptions, resume: bool) -> dict[str, Any]:

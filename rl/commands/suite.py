@@ -200,7 +200,7 @@ def per_game_rows(runs: dict[str, dict[int, dict]]) -> list[dict[str, Any]]:
 
 
 def markdown(result: dict[str, Any], whole_benchmark: bool) -> str:
-    from envs.atari100k import HUMAN, PUBLISHED, RANDOM
+    from envs.atari100k import HUMAN, PER_GAME, PER_GAME_SOURCE, PUBLISHED, RANDOM
 
     lines = [f"{result['runs_finished']} of {result['runs']} runs finished"
              + ("" if whole_benchmark else " (a subset of the 26 games)") + ".", ""]
@@ -215,13 +215,20 @@ def markdown(result: dict[str, Any], whole_benchmark: bool) -> str:
             lines.append(f"| {name} | {agg['value']:.3f} [{agg['ci95'][0]:.3f}, "
                          f"{agg['ci95'][1]:.3f}] | "
                          + " | ".join("" if p is None else f"{p:.3f}" for p in published) + " |")
+        if k == 1:
+            lines.append("(With one seed a game has one run: the stratified bootstrap resamples "
+                         "runs within games, so its interval has no width.)")
         lines.append("")
-    lines += ["| game | ours (mean over seeds) | 95% interval (one seed) | normalised | random "
-              "| human |", "| --- | --- | --- | --- | --- | --- |"]
+    agents = " | ".join(PER_GAME)
+    lines += [f"| game | ours (mean over seeds) | 95% interval (one seed) | normalised | random "
+              f"| human | {agents} |", "| --- | --- | --- | --- | --- | --- |"
+              + " --- |" * len(PER_GAME)]
     for row in result["per_game"]:
         ci = next(iter(row["per_seed_ci95"].values()))
         norm = "" if row["normalized"] is None else f"{row['normalized']:.3f}"
+        theirs = " | ".join(str(PER_GAME[a].get(row["game"], "")) for a in PER_GAME)
         lines.append(f"| {row['game']} | {row['score']:g} ({len(row['seeds'])} seeds) | "
                      f"{ci} | {norm} | {RANDOM.get(row['game'], '')} | "
-                     f"{HUMAN.get(row['game'], '')} |")
+                     f"{HUMAN.get(row['game'], '')} | {theirs} |")
+    lines += ["", f"Published per-game scores: {PER_GAME_SOURCE}."]
     return "\n".join(lines) + "\n"
