@@ -91,6 +91,9 @@ def main_parser() -> Parser:
     gtp.add_argument("--simulations", type=int, help="MCTS simulations per move (default: the "
                      "run's evaluation setting)")
     gtp.add_argument("--seed", type=int, default=0, help="seed of the agent's tie-breaks")
+    gtp.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                     help="the search's network precision; auto: the run's where this machine "
+                     "computes it natively, else fp32")
 
     export = sub.add_parser("export", help="copy a run's network and config to a small folder "
                             "that rl eval, record, play and gtp read (a shipped agent)")
@@ -193,7 +196,8 @@ def cmd_gtp(args: argparse.Namespace) -> int:
 
     if args.simulations is not None and args.simulations < 1:
         raise UserError(f"--simulations must be >= 1, got {args.simulations}")
-    gtp_server(args.run_dir, args.simulations, args.seed).serve(sys.stdin, sys.stdout)
+    gtp_server(args.run_dir, args.simulations, args.seed, args.precision).serve(sys.stdin,
+                                                                                 sys.stdout)
     return 0
 
 

@@ -201,6 +201,21 @@ def test_gtp_server_answers_bad_commands_and_keeps_running():
     assert len(answers) == 13  # nothing after quit
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_rl_gtp_searches_in_the_precision_asked_for(precision, capsys):
+    import torch
+
+    from agents.alphazero.watch import gtp_server
+    from rl.precision import bf16_native
+
+    server = gtp_server(AGENT, 4, 0, precision)
+    answer = serve("genmove b\n", server).split("\n\n")[0]
+    assert go.parse_vertex(answer[2:], 9) is not None
+    assert server.player.evaluator.bf16 == (precision == "bf16")
+    emulated = precision == "bf16" and not bf16_native(torch.device("cpu"))
+    assert ("bf16 is emulated" in capsys.readouterr().err) == emulated
+
+
 def test_gtp_server_takes_two_moves_of_one_colour_and_scores():
     server = random_server()
     out = serve("komi 6.5\nplay b E5\nplay b D4\ngenmove w\nfinal_score\n", server)

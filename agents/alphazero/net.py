@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from rl.config import saved_config
 from rl.errors import UserError
 from rl.files import check_checkpoint_meta, load_checkpoint
 from rl.heads import PolicyValueHead
-from rl.precision import bf16_native
+from rl.precision import bf16_native, emulation_note
 from rl.run import Run
 
 CPU = torch.device("cpu")
@@ -108,8 +109,17 @@ def net_player(cfg: Config, game: Game, net: nn.Module, seed: int, *,
                         noise)
 
 
+def with_precision(cfg: Config, precision: str) -> Config:
+    """The search in `precision` (auto: as loaded); an emulated one is run, with a note."""
+    if precision == "auto":
+        return cfg
+    if note := emulation_note(precision, CPU):
+        print(note, file=sys.stderr)
+    return dataclasses.replace(cfg, search_bf16=precision == "bf16")
+
+
 def agent_player(run_dir: Path, simulations: int | None, seed: int, name: str = "agent",
-                 game: Game | None = None) -> SearchPlayer:
+                 game: Game | None = None, precision: str = "auto") -> SearchPlayer:
     """The agent saved in a run directory (best.pt, else latest.pt) as a player; `game`
     replaces the run's own (another komi)."""
     run = Run.open(run_dir)
@@ -117,6 +127,7 @@ def agent_player(run_dir: Path, simulations: int | None, seed: int, name: str = 
         raise UserError(f"{run_dir} is a {run.config.get('algo')} run, not a self-play agent")
     which = "best" if run.has_checkpoint("best") else "latest"
     cfg, own_game, net, _ = load_net(run, which)
+    cfg = with_precision(cfg, precision)
     if game is not None and game.name != own_game.name:
         raise UserError(f"{run_dir} plays {own_game.name}, not {game.name}")
     return net_player(cfg, game or own_game, net, seed, simulations=simulations, name=name)

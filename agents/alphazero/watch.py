@@ -2,18 +2,15 @@
 games (`rl record`), play it (`rl play`) or let another program play it (`rl gtp`)."""
 from __future__ import annotations
 
-import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from agents.alphazero.config import EvalConfig, RecordConfig
-from agents.alphazero.net import agent_player, load_net, net_player
+from agents.alphazero.net import agent_player, load_net, net_player, with_precision
 from agents.arena.gtp import GtpServer, Referee, is_gnugo
 from agents.arena.match import Match
 from agents.arena.pictures import draw
@@ -22,7 +19,6 @@ from agents.arena.registry import make_player
 from envs.games import load_game
 from envs.records import GameRecord
 from rl.errors import UserError
-from rl.precision import emulation_note
 from rl.run import Run
 
 # GNU Go judges dead stones under area rules: the referee of matches against it
@@ -45,10 +41,7 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     """`rl eval DIR --opponent SPEC --games N`: wins, draws and losses from the agent's side,
     alternating who moves first, with 95% intervals."""
     cfg, game, net, state = load_net(run, checkpoint)
-    if ev.precision != "auto":  # the search's precision (default: the run's)
-        cfg = dataclasses.replace(cfg, search_bf16=ev.precision == "bf16")
-        if note := emulation_note(ev.precision, torch.device("cpu")):
-            print(note, file=sys.stderr)
+    cfg = with_precision(cfg, ev.precision)  # the search's (default: the run's)
     seed = cfg.seed + 50_000 if ev.seed is None else ev.seed
     agent = net_player(cfg, game, net, seed, simulations=ev.simulations)
     # all games at once batch our network best, but GTP engines (one per game) share the
@@ -142,7 +135,8 @@ def _play_drawn(game: Any, seats: tuple[Any, Any], key: int) -> tuple[list[np.nd
     return frames, state
 
 
-def gtp_server(run_dir: Path, simulations: int | None, seed: int) -> GtpServer:
+def gtp_server(run_dir: Path, simulations: int | None, seed: int, precision: str = "auto"
+               ) -> GtpServer:
     """`rl gtp RUN_DIR`: the agent as a GTP engine; `komi` rebuilds the game with that komi."""
     run = Run.open(run_dir)
     if run.config.get("algo") != "alphazero":
@@ -151,5 +145,6 @@ def gtp_server(run_dir: Path, simulations: int | None, seed: int) -> GtpServer:
     if not load_game(game_name).gtp:
         raise UserError(f"{run_dir} plays {game_name}; GTP is for Go agents")
     return GtpServer(lambda komi: load_game(game_name, komi),
-                     lambda game: agent_player(run_dir, simulations, seed, "rl", game),
+                     lambda game: agent_player(run_dir, simulations, seed, "rl", game,
+                                               precision),
                      name="rl", version=f"alphazero {game_name}")
