@@ -186,3 +186,22 @@ def test_the_per_game_table_puts_published_scores_beside_ours():
     assert header.endswith("| DrQ(eps) | SPR |")
     assert boxing.startswith("| Boxing | 12 (1 seeds) |") and boxing.endswith("| 9.0 | 35.7 |")
     assert "eloialonso/iris" in text
+
+
+def test_a_suite_whose_preset_now_means_other_values_is_refused(tmp_path: Path):
+    import yaml
+
+    from rl.commands.suite import open_suite, run_config
+    from rl.errors import UserError
+
+    spec = {"benchmark": "atari100k", "preset": "drq_eps", "train_flags": []}
+    open_suite(tmp_path, spec, ["Pong"], [0])
+    run = tmp_path / "Pong" / "seed0"
+    run.mkdir(parents=True)
+    then = {**run_config("Pong", 0, "drq_eps", []), "threads": 7}  # per run: not compared
+    then.pop("init")  # an option added later is not compared either
+    (run / "config.yaml").write_text(yaml.safe_dump(then))
+    assert open_suite(tmp_path, spec, ["Boxing"], [0]) == (["Pong", "Boxing"], [0])
+    (run / "config.yaml").write_text(yaml.safe_dump({**then, "encoder": "nature"}))
+    with pytest.raises(UserError, match="encoder 'nature' -> 'auto'"):
+        open_suite(tmp_path, spec, ["Boxing"], [0])

@@ -63,20 +63,47 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def check_flags(games: list[str], preset: str, extra: list[str]) -> None:
-    """Every run's flags, checked before any run starts: a mistake is one line and exit 2."""
+def run_config(game: str, seed: int, preset: str, extra: list[str]) -> dict[str, Any]:
+    """The resolved configuration `rl train dqn` will give one run of the suite."""
     from agents import load_algorithm
     from rl.commands.parsing import train_parser
-    from rl.config import build_config
+    from rl.config import build_config, to_dict
 
     module = load_algorithm("dqn")
-    parser = train_parser("dqn", module)
-    for game in games[:1] + games[-1:]:
-        args = parser.parse_args(["--env", game, "--preset", preset, *extra])
-        flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
-        build_config(module.Config, module.defaults_for(flags), flags)
+    args = train_parser("dqn", module).parse_args(["--env", game, "--preset", preset,
+                                                   "--seed", str(seed), *extra])
+    flags = {k: v for k, v in vars(args).items() if k in module.Config.__dataclass_fields__}
+    return to_dict(build_config(module.Config, module.defaults_for(flags), flags))
+
+
+def check_flags(games: list[str], preset: str, extra: list[str]) -> None:
+    """Every run's flags, checked before any run starts: a mistake is one line and exit 2."""
     if any(a in extra for a in ("--run-dir", "--resume", "--seed", "--seeds", "--env")):
         raise UserError("the suite sets --env, --seed and --run-dir of each run itself")
+    for game in games[:1] + games[-1:]:
+        run_config(game, 0, preset, extra)
+
+
+# what may differ between runs of one configuration
+PER_RUN = {"env", "seed", "threads", "run"}
+
+
+def check_same_config(base: Path, preset: str, extra: list[str]) -> None:
+    """A suite is one configuration: the runs it holds must have been given the settings its
+    runs would be given now. The same preset name may mean other values after an upgrade of
+    `rl` (the network of a published agent corrected, say); then the suite is refused rather
+    than mixed. Options the runs do not know keep their defaults and are not compared."""
+    for path in sorted(base.glob("*/seed*/config.yaml")):
+        game, seed = path.parent.parent.name, int(path.parent.name[len("seed"):])
+        saved = yaml.safe_load(path.read_text())
+        now = run_config(game, seed, preset, extra)
+        changed = [k for k in now if k in saved and k not in PER_RUN and saved[k] != now[k]]
+        if changed:
+            diff = ", ".join(f"{k} {saved[k]!r} -> {now[k]!r}" for k in changed[:3])
+            raise UserError(f"{path.parent} was trained with other settings than this suite "
+                            f"now gives ({diff}): continue it with the rl that ran it, or "
+                            "choose another --run-dir")
+        return  # one run speaks for all: they were started with the same spec
 
 
 def open_suite(base: Path, spec: dict[str, Any], games: list[str],
@@ -91,6 +118,7 @@ def open_suite(base: Path, spec: dict[str, Any], games: list[str],
         if changed:
             raise UserError(f"{base} holds a suite with another {', '.join(changed)} "
                             f"({path}): continue it with its settings or choose another --run-dir")
+        check_same_config(base, spec["preset"], spec["train_flags"])
         games = saved["games"] + [g for g in games if g not in saved["games"]]
         seeds = saved["seeds"] + [s for s in seeds if s not in saved["seeds"]]
     base.mkdir(parents=True, exist_ok=True)
