@@ -119,7 +119,7 @@ def test_train_eval_and_transfer_through_the_command(workdir: Path):
 def test_bench_classifier_reports_both_loops():
     from agents.bench import bench_classifier
 
-    result = bench_classifier("deepcnn", "mnist-10k", MNIST, batch_size=500, epochs=1)
+    result = bench_classifier("mlp", "mnist-10k", MNIST, batch_size=500, epochs=1)
     assert result["ours_images_per_s"] > 0 and result["plain_images_per_s"] > 0
     assert result["ratio"] == pytest.approx(
         result["ours_images_per_s"] / result["plain_images_per_s"], rel=1e-2)

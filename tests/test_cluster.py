@@ -20,8 +20,8 @@ from rl.metrics import read_metrics
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason="Ray is not installed (pip install -e '.[ray]')")
 SEEDS = ["train", "dqn", "--env", "CartPole-v1", "--steps", "3000", "--learning-starts", "100",
-         "--checkpoint-every", "500", "--seeds", "0,1,2", "--run-dir", "r", "--ray", "auto",
-         "--threads", "1", "--no-progress"]
+         "--checkpoint-every", "500", "--final-eval-episodes", "2", "--seeds", "0,1,2",
+         "--run-dir", "r", "--ray", "auto", "--threads", "1", "--no-progress"]
 
 
 @needs_ray

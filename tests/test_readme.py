@@ -51,7 +51,8 @@ BUDGETS: dict[str, tuple[list[str], dict[str, str], str | None]] = {
     "rl train classifier --backbone deepcnn": (CLASSIFIER, {}, None),
     "rl bench classifier": (["--epochs", "1", "--backbone", "mlp"], {}, None),
     "torchrun": (["--backbone", "mlp", *CLASSIFIER], {}, None),
-    "rl train classifier --dataset fashion-mnist": (CLASSIFIER, {}, None),
+    "rl train classifier --dataset fashion-mnist": (CLASSIFIER + ["--validation", "0.01"], {},
+                                                    None),
     # a shell leaves the ~ in folder:~/photos to rl (tilde expansion is for a word's start)
     "rl train classifier --dataset folder:": (["--epochs", "1", "--no-progress"], {}, None),
     "rl predict runs/classifier-": ([], {}, None),
