@@ -26,7 +26,12 @@ def serve() -> None:
     then with its exit status when it ends."""
     import threading
 
+    import matplotlib
+
+    matplotlib.use("Agg")  # what every plot of rl chooses; pyplot costs ~0.4 s to import
+    import matplotlib.pyplot  # noqa: F401
     import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401  the first optimizer imports it: ~2 s a process
 
     import agents.alphazero  # noqa: F401
     import agents.classifier  # noqa: F401
