@@ -100,8 +100,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if loop.stopped or not group.main:
         return {}
     chosen, shown = choose(cfg, loop, model, data, val, epoch, snapshot(), device)
-    test = test_figures(shown, data, device)  # the test set, once, for the chosen network
-    write_figures(run.path, data, predict(shown, data.test_x, device).argmax(1))
+    # the test set, once, for the chosen network: its figures and the plots' predictions
+    test, predicted = test_figures(shown, data, device)
+    write_figures(run.path, data, predicted)
     return {"algo": NAME, "backbone": cfg.backbone, "dataset": cfg.dataset, "epochs": epoch,
             "train_images": len(data.train_x), "test_images": len(data.test_x),
             "validation_images": len(val[1]) if val else 0, **test,
@@ -203,15 +204,21 @@ def choose(cfg: Config, loop: Loop, model: nn.Module, data: ImageData,
 def scored(model: nn.Module, images: tuple[torch.Tensor, torch.Tensor], device: torch.device,
            name: str) -> dict[str, Any]:
     """Loss and accuracy with its 95% Wilson interval on (images, labels), named name_*."""
-    logits = predict(model, images[0], device)
-    acc, ci = accuracy(logits.argmax(1), images[1])
-    return {f"{name}_loss": F.cross_entropy(logits, images[1]).item(),
+    return figures(predict(model, images[0], device), images[1], name)
+
+
+def figures(logits: torch.Tensor, labels: torch.Tensor, name: str) -> dict[str, Any]:
+    acc, ci = accuracy(logits.argmax(1), labels)
+    return {f"{name}_loss": F.cross_entropy(logits, labels).item(),
             f"{name}_accuracy": acc, f"{name}_accuracy_ci95": ci}
 
 
-def test_figures(model: nn.Module, data: ImageData, device: torch.device) -> dict[str, Any]:
-    """Test loss and accuracy with its 95% Wilson interval."""
-    return scored(model, (data.test_x, data.test_y), device, "test")
+def test_figures(model: nn.Module, data: ImageData, device: torch.device
+                 ) -> tuple[dict[str, Any], torch.Tensor]:
+    """Test loss and accuracy with its 95% Wilson interval, and each image's predicted class
+    (one pass over the test set)."""
+    logits = predict(model, data.test_x, device)
+    return figures(logits, data.test_y, "test"), logits.argmax(1)
 
 
 def plot(run: Run) -> None:
