@@ -61,3 +61,16 @@ def rl_popen(*args: str, cwd: Path) -> subprocess.Popen:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# The longest files first (seconds of a CI run, measured). pytest-xdist hands each worker one
+# whole file at a time (--dist loadfile), so a long file started last would leave the other
+# core idle at the end: longest-first keeps both busy to the finish.
+LONGEST_FIRST = ["test_readme.py", "test_atari100k.py", "test_cluster.py", "test_newcomer.py",
+                 "test_classifier.py", "test_faults.py", "test_qlearning_cli.py", "test_dqn.py",
+                 "test_selfplay.py", "test_distributed.py", "test_watch.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
