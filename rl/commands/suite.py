@@ -150,12 +150,14 @@ def cmd_suite(args: argparse.Namespace, extra: list[str]) -> int:
                                         "--threads", str(threads), *extra], base / g / f"seed{s}")
             for s in seeds for g in games]
     suite = on_cluster(jobs, args.jobs, base / "logs", args.ray, threads)
+    written: list[dict[str, Any]] = []  # the scores as the last finished run left them
     try:
-        suite.run(on_finish=lambda _job: write_scores(base, all_games, all_seeds))
+        suite.run(on_finish=lambda _job: written.append(write_scores(base, all_games,
+                                                                     all_seeds)))
     finally:
         if args.ray:
             disconnect()
-    scores = write_scores(base, all_games, all_seeds)
+    scores = written[-1] if written else write_scores(base, all_games, all_seeds)
     print(json.dumps({k: scores[k] for k in ("runs_finished", "runs", "aggregates")}))
     return suite.exit_code()
 
