@@ -94,9 +94,11 @@ def check_same_config(base: Path, preset: str, extra: list[str]) -> None:
     `rl` (the network of a published agent corrected, say); then the suite is refused rather
     than mixed. Options the runs do not know keep their defaults and are not compared."""
     for path in sorted(base.glob("*/seed*/config.yaml")):
-        game, seed = path.parent.parent.name, int(path.parent.name[len("seed"):])
-        saved = yaml.safe_load(path.read_text())
-        now = run_config(game, seed, preset, extra)
+        game, seed = path.parent.parent.name, path.parent.name[len("seed"):]
+        saved = yaml.safe_load(path.read_text()) if seed.isdigit() else None
+        if not isinstance(saved, dict):
+            continue  # not one of the suite's runs
+        now = run_config(game, int(seed), preset, extra)
         changed = [k for k in now if k in saved and k not in PER_RUN and saved[k] != now[k]]
         if changed:
             diff = ", ".join(f"{k} {saved[k]!r} -> {now[k]!r}" for k in changed[:3])
