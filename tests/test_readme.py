@@ -23,7 +23,8 @@ PONG = ["--steps", "300", "--learning-starts", "100", "--buffer-size", "1000",
         "--max-episode-steps", "200", "--final-eval-episodes", "1", "--eval-envs", "1",
         "--no-progress"]
 TINY_100K = ["--steps", "200", "--learning-starts", "100", "--final-eval-episodes", "1",
-             "--eval-envs", "1", "--max-episode-steps", "100", "--buffer-size", "1000"]
+             "--eval-envs", "1", "--max-episode-steps", "100", "--buffer-size", "1000",
+             "--batch-size", "8"]
 SELFPLAY = ["--iterations", "1", "--games-per-iteration", "4", "--simulations", "8",
             "--train-steps", "5", "--batch-size", "16", "--eval-games", "2", "--no-progress"]
 CLASSIFIER = ["--epochs", "1", "--labels", "500", "--no-progress"]
