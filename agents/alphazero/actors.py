@@ -13,13 +13,16 @@ so --gate-games does not apply.
 
 Faults: an actor killed mid-batch is restarted by Ray (up to RESTARTS times); the games it
 had finished reached the learner already, the unfinished ones are discarded, and it is sent a
-new batch. Every game has a key (session, actor, batch, index) that the learner takes once;
-DIR/games.jsonl lists them per iteration. An iteration's checkpoint is the learner's, as
-without Ray, so `--resume` continues a killed learner the same way.
+new batch (an actor killed between batches comes back without any call failing; its new
+process tells the restart). Every game has a key (session, actor, batch, index) that the
+learner takes once; DIR/games.jsonl lists them per iteration. An iteration's checkpoint is
+the learner's, as without Ray, so `--resume` continues a killed learner the same way.
 """
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +54,7 @@ class Streamed:
     actor: int
     batch: int
     version: int
+    process: str  # host:pid of the actor's process (a restart changes it)
     lag: int = 0  # versions the learner had published since, when it arrived
 
 
@@ -61,6 +65,7 @@ class SelfPlayActor:
     def __init__(self, cfg: dict[str, Any], index: int):
         self.cfg, self.game, self.net = worker_setup(cfg)
         self.index, self.version = index, -1
+        self.process = f"{socket.gethostname()}:{os.getpid()}"
 
     def play(self, batch: int, version: int, weights: dict[str, torch.Tensor] | None,
              games: int, seed: list[int], resign_threshold: float) -> Iterator[Streamed]:
@@ -68,7 +73,7 @@ class SelfPlayActor:
             self.net.load_state_dict(weights)
             self.version = version
         for game in play_on_cpu(self.cfg, self.game, self.net, games, seed, resign_threshold):
-            yield Streamed(game, self.index, batch, self.version)
+            yield Streamed(game, self.index, batch, self.version, self.process)
 
 
 def actor_columns(workers: int) -> list[str]:
@@ -99,6 +104,9 @@ class RaySelfPlay:
         self.version, self.trained, self.weights = -1, True, None
         self.batches = 0
         self.failures = [0] * cfg.workers
+        # each actor's processes seen: Ray restarts an actor killed between two batches
+        # without any call failing, so a new process is how that restart shows
+        self.processes: list[set[str]] = [set() for _ in range(cfg.workers)]
         self.down: dict[int, float] = {}  # actor -> when to try it again (Ray restarts it)
         self.early: list[Streamed] = []  # arrived after their iteration was full
         keep_log_until(log, done)
@@ -138,6 +146,7 @@ class RaySelfPlay:
             actor = self.streams[stream]
             try:
                 out.append(ray.get(next(stream)))
+                self.processes[actor].add(out[-1].process)
                 self.down.pop(actor, None)
                 continue
             except StopIteration:
@@ -195,7 +204,9 @@ class RaySelfPlay:
                              self.figures(taken, wall, stale))
 
     def figures(self, taken: list[Streamed], wall: float, stale: int) -> dict[str, float]:
-        out: dict[str, float] = {"actor_restarts": sum(self.failures), "stale_games": stale}
+        restarts = sum(max(failed, len(seen) - 1)
+                       for failed, seen in zip(self.failures, self.processes))
+        out: dict[str, float] = {"actor_restarts": restarts, "stale_games": stale}
         for actor in range(len(self.actors)):
             mine = [s for s in taken if s.actor == actor]
             out[f"actor{actor}_games"] = len(mine)
