@@ -74,7 +74,8 @@ class Suite:
         self.running: dict[Job, Any] = {}
         self.stop_signal: int | None = None
 
-    def run(self, on_finish: Callable[[Job], None] | None = None, poll_s: float = 1.0) -> list[Job]:
+    def run(self, on_finish: Callable[[Job], None] | None = None, poll_s: float = 0.25
+            ) -> list[Job]:
         """Runs every job not finished yet; `on_finish(job)` after each one that ends well."""
         for job in self.jobs:
             if state_of(job.run_dir) == "finished":

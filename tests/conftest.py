@@ -49,10 +49,13 @@ def rl(*args: str, cwd: Path, timeout: float = 300, check: bool = False
     return proc
 
 
-def rl_popen(*args: str, cwd: Path) -> subprocess.Popen:
-    """A command to signal while it runs; Ctrl-C reaches it as from a terminal (a pytest-xdist
-    worker ignores SIGINT, and its children would inherit that)."""
+def rl_popen(*args: str, cwd: Path):  # noqa: ANN201 - subprocess.Popen or launcher.Launched
+    """A command to signal while it runs (poll, send_signal, kill, communicate, as Popen's);
+    Ctrl-C reaches it as from a terminal (a pytest-xdist worker ignores SIGINT, and its children
+    would inherit that)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline"}
+    if forking():
+        return launcher().start(list(args), Path(cwd).resolve(), env)
     return subprocess.Popen([sys.executable, "-m", "rl.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -8,9 +8,11 @@ Only imports happen before a fork (no thread pool has started), so a child is a 
 process in all that the tests look at: its files, its output, its exit status."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +32,8 @@ def serve() -> None:
 
     matplotlib.use("Agg")  # what every plot of rl chooses; pyplot costs ~0.4 s to import
     import matplotlib.pyplot  # noqa: F401
+    import rliable.library  # noqa: F401  suites and seeds score with it: ~2.5 s to import
+    import rliable.plot_utils  # noqa: F401
     import torch  # noqa: F401
     import torch._dynamo  # noqa: F401  the first optimizer imports it: ~2 s a process
 
@@ -55,6 +59,9 @@ def serve() -> None:
 def child(request: dict) -> None:
     from rl.cli import main
 
+    # Ctrl-C raises KeyboardInterrupt, as in a process started from a terminal (the launcher,
+    # started by a pytest-xdist worker, inherited SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -79,35 +86,44 @@ class Launcher:
         self.proc = subprocess.Popen([sys.executable, "-c", SERVE], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, bufsize=0)
         self.buffer = b""
+        self.running: Launched | None = None
+
+    def start(self, args: list[str], cwd: Path, env: dict[str, str], input: str | None = None
+              ) -> Launched:  # noqa: A002 - as subprocess.run's
+        """Fork a command and return at once (the launcher runs one at a time: a command still
+        running from before is waited for first)."""
+        if self.running is not None:
+            self.running.wait()
+        tmp = Path(tempfile.mkdtemp(prefix="rl-command-"))
+        (tmp / "stdin").write_text(input or "")
+        request = {"args": args, "cwd": str(cwd), "env": env, "stdin": str(tmp / "stdin"),
+                   "stdout": str(tmp / "stdout"), "stderr": str(tmp / "stderr")}
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        pid = self.line(60)
+        if pid is None:
+            raise RuntimeError("the tests' launcher did not start a command in 60 s")
+        self.running = Launched(self, ["rl", *args], int(pid), tmp)
+        return self.running
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float,
             input: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002 - as run's
-        with tempfile.TemporaryDirectory() as tmp:
-            out, err, stdin = (Path(tmp) / name for name in ("stdout", "stderr", "stdin"))
-            stdin.write_text(input or "")
-            request = {"args": args, "cwd": str(cwd), "env": env, "stdout": str(out),
-                       "stderr": str(err), "stdin": str(stdin)}
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            pid = self.line(60)
-            if pid is None:
-                raise RuntimeError("the tests' launcher did not start a command in 60 s")
-            pid = int(pid)
-            code = self.line(timeout)
-            if code is None:
-                os.kill(pid, signal.SIGKILL)
-                self.line(60)
-                raise subprocess.TimeoutExpired(["rl", *args], timeout)
-            return subprocess.CompletedProcess(["rl", *args], int(code), out.read_text(),
-                                               err.read_text())
+        command = self.start(args, cwd, env, input)
+        try:
+            out, err = command.communicate(timeout)
+        except subprocess.TimeoutExpired:
+            command.kill()
+            command.wait()
+            raise
+        return subprocess.CompletedProcess(command.args, command.returncode, out, err)
 
-    def line(self, timeout: float) -> str | None:
+    def line(self, timeout: float | None) -> str | None:
         """The launcher's next answer, or None after `timeout` seconds (raw reads: a buffered
         reader could hold an answer that select() would not see)."""
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], left)[0]:
                 return None
             chunk = os.read(fd, 4096)
             if not chunk:
@@ -119,3 +135,52 @@ class Launcher:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(10)
+
+
+class Launched:
+    """A command forked by the launcher, handled as a subprocess.Popen: poll, wait, signal,
+    communicate. Its output goes to files, read when it has ended."""
+
+    def __init__(self, launcher: Launcher, args: list[str], pid: int, folder: Path) -> None:
+        self.launcher, self.args, self.pid, self.folder = launcher, args, pid, folder
+        self.returncode: int | None = None
+        self.output: dict[str, str] = {}  # read when the command ends; its folder is removed
+
+    def poll(self) -> int | None:
+        return self.returncode if self.returncode is not None else self._ended(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and self._ended(timeout) is None:
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def _ended(self, timeout: float | None) -> int | None:
+        code = self.launcher.line(timeout)
+        if code is not None:
+            self.returncode = int(code)
+            self.launcher.running = None
+            self.output = {name: self._read(name) for name in ("stdout", "stderr")}
+            shutil.rmtree(self.folder, ignore_errors=True)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        return self.stdout.read(), self.stderr.read()
+
+    def _read(self, name: str) -> str:
+        return self.output[name] if name in self.output else (self.folder / name).read_text()
+
+    @property
+    def stdout(self) -> io.StringIO:
+        return io.StringIO(self._read("stdout"))
+
+    @property
+    def stderr(self) -> io.StringIO:
+        return io.StringIO(self._read("stderr"))
