@@ -19,7 +19,7 @@ from rl.metrics import read_metrics
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason="Ray is not installed (pip install -e '.[ray]')")
-SEEDS = ["train", "dqn", "--env", "CartPole-v1", "--steps", "3000", "--learning-starts", "100",
+SEEDS = ["train", "dqn", "--env", "CartPole-v1", "--steps", "1500", "--learning-starts", "100",
          "--checkpoint-every", "500", "--final-eval-episodes", "2", "--seeds", "0,1",
          "--run-dir", "r", "--ray", "auto", "--threads", "1", "--no-progress"]
 
@@ -39,7 +39,7 @@ def test_seeds_on_a_local_ray_survive_a_kill_and_finish_when_run_again(workdir: 
     assert len(out.stdout.splitlines()) == 2  # JSON Lines: one summary per seed
     for seed in range(2):
         steps = [int(row["step"]) for row in read_metrics(workdir / f"r/seed{seed}/metrics.csv")]
-        assert steps == sorted(set(steps)) and steps[-1] == 3000  # no gap, no duplicate
+        assert steps == sorted(set(steps)) and steps[-1] == 1500  # no gap, no duplicate
 
 
 ACTORS = ["train", "alphazero", "--game", "tic_tac_toe", "--iterations", "4",
