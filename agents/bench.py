@@ -224,15 +224,15 @@ def _rate(fn: Any, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def _plain_update(obs_shape: tuple[int, ...], n_actions: int, seed: int) -> Any:
-    """The reference: a plain PyTorch Double DQN update of the Nature CNN on 32 frames
+def _plain_update(obs_shape: tuple[int, ...], n_actions: int, seed: int, encoder: str) -> Any:
+    """The reference: a plain PyTorch Double DQN update of the same encoder on 32 frames
     (online forward on observations and next observations, target forward, backward, Adam)."""
     import copy
 
     from rl.backbones import make_backbone
 
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(make_backbone("nature", obs_shape), torch.nn.Linear(512, n_actions))
+    net = torch.nn.Sequential(make_backbone(encoder, obs_shape), torch.nn.Linear(512, n_actions))
     target, opt = copy.deepcopy(net), torch.optim.Adam(net.parameters(), lr=1e-4, eps=1.5e-4)
     gen = torch.Generator().manual_seed(seed)
     obs = torch.randint(0, 256, (32, *obs_shape), dtype=torch.uint8, generator=gen)
@@ -259,7 +259,7 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
     from torch.utils.flop_counter import FlopCounterMode
 
     from agents.dqn import Learner, defaults_for
-    from agents.dqn.config import Config, atari_options
+    from agents.dqn.config import Config, atari_options, encoder_name
     from agents.dqn.train import make_replay, spaces
     from envs import make_single_env
     from rl.config import build_config
@@ -292,7 +292,7 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
                                     seconds / 4),
              "env_step": _rate(stepped, seconds / 4)}
     # ours and the reference alternate, so a drift of a shared machine hits both
-    plain, ours = _plain_update(obs_shape, n_actions, seed), []
+    plain, ours = _plain_update(obs_shape, n_actions, seed, encoder_name(cfg, obs_shape)), []
     update = lambda: learner.update(replay.sample(cfg.batch_size), guard)  # noqa: E731
     reference = []
     for _ in range(2):
@@ -301,8 +301,9 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
     game.close()
     ours_rate, plain_rate = float(np.median(ours)), float(np.median(reference))
     limit = gemm / flops
-    return {"preset": preset, "env": env, "torch_threads": torch.get_num_threads(),
-            "updates_per_s": round(ours_rate, 1), "plain_updates_per_s": round(plain_rate, 1),
+    return {"preset": preset, "env": env, "encoder": encoder_name(cfg, obs_shape),
+            "torch_threads": torch.get_num_threads(), "updates_per_s": round(ours_rate, 1),
+            "plain_updates_per_s": round(plain_rate, 1),
             "ratio": round(ours_rate / plain_rate, 3), "gflop_per_update": round(flops / 1e9, 3),
             "gemm_gflops": round(gemm / 1e9, 1), "limit_updates_per_s": round(limit, 1),
             "of_limit": round(ours_rate / limit, 3),

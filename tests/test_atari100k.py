@@ -203,5 +203,5 @@ def test_a_suite_whose_preset_now_means_other_values_is_refused(tmp_path: Path):
     (run / "config.yaml").write_text(yaml.safe_dump(then))
     assert open_suite(tmp_path, spec, ["Boxing"], [0]) == (["Pong", "Boxing"], [0])
     (run / "config.yaml").write_text(yaml.safe_dump({**then, "encoder": "nature"}))
-    with pytest.raises(UserError, match="encoder 'nature' -> 'auto'"):
+    with pytest.raises(UserError, match="encoder 'nature' -> 'nature-same'"):
         open_suite(tmp_path, spec, ["Boxing"], [0])

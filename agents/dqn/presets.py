@@ -61,6 +61,13 @@ ATARI_100K: dict[str, Any] = {
     "epsilon_from_learning_starts": True,  # linearly_decaying_epsilon decays after warm-up
     "eval_epsilon": 0.001,          # JaxDQNAgent.epsilon_eval = 0.001
     "reward_clip": True,            # rewards clipped to [-1, 1] (Atari rewards are integers)
+    # the network of both: dopamine/jax/networks.py FullRainbowNetwork, the Nature CNN's layers
+    # with Flax's default 'SAME' padding (7,744 features into the 512 layer, not 3,136) and
+    # nn.initializers.xavier_uniform() weights, zero biases. Measured here: with the Nature
+    # CNN's padding and PyTorch's init instead, the agent fell far below DrQ(eps)'s published
+    # scores (experiments/results/atari100k.md, the A/B)
+    "encoder": "nature-same",
+    "init": "xavier",
     # evaluation: the final network alone, over 100 episodes (MaxEpisodeEvalRunner)
     "eval_every": 100_000, "final_eval_episodes": 100, "eval_envs": 10, "record_every": 1,
     "log_every": 1_000, "checkpoint_every": 10_000,
