@@ -33,7 +33,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -q -n $(JOBS) --dist loadgroup $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(JOBS) --dist loadfile $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs

@@ -66,9 +66,9 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# The longest files first (seconds of a CI run, measured). pytest-xdist hands out tests one at
-# a time (--dist loadgroup; a file whose tests share state is one group), so the longest going
-# first leaves short ones to even out the two workers at the end.
+# The longest files first (seconds of a CI run, measured). pytest-xdist hands each worker one
+# whole file at a time (--dist loadfile), so a long file started last would leave the other
+# core idle at the end: longest-first keeps both busy to the finish.
 LONGEST_FIRST = ["test_readme.py", "test_atari100k.py", "test_cluster.py", "test_newcomer.py",
                  "test_classifier.py", "test_faults.py", "test_qlearning_cli.py", "test_dqn.py",
                  "test_selfplay.py", "test_distributed.py", "test_watch.py"]

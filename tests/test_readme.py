@@ -19,9 +19,6 @@ from PIL import Image
 
 from conftest import ROOT, SHARED, forking, launcher
 
-# the README's commands run in order in one folder: one worker takes them all, in order
-pytestmark = pytest.mark.xdist_group("readme")
-
 PONG = ["--steps", "300", "--learning-starts", "100", "--buffer-size", "1000",
         "--max-episode-steps", "200", "--final-eval-episodes", "1", "--eval-envs", "1",
         "--no-progress"]

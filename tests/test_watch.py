@@ -15,9 +15,6 @@ from test_selfplay import TINY
 
 from conftest import rl
 
-# the runs the tests share are made once, by the worker that takes them all
-pytestmark = pytest.mark.xdist_group("watch")
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
