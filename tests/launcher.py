@@ -90,9 +90,10 @@ class Launcher:
 
     def start(self, args: list[str], cwd: Path, env: dict[str, str], input: str | None = None
               ) -> Launched:  # noqa: A002 - as subprocess.run's
-        """Fork a command and return at once (the launcher runs one at a time: a command still
-        running from before is waited for first)."""
+        """Fork a command and return at once. The launcher runs one at a time: a command still
+        running from before is a failed test's leftover, and is killed first."""
         if self.running is not None:
+            self.running.kill()
             self.running.wait()
         tmp = Path(tempfile.mkdtemp(prefix="rl-command-"))
         (tmp / "stdin").write_text(input or "")
