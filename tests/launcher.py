@@ -8,6 +8,7 @@ Only imports happen before a fork (no thread pool has started), so a child is a 
 process in all that the tests look at: its files, its output, its exit status."""
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -92,8 +93,9 @@ class Launcher:
               ) -> Launched:  # noqa: A002 - as subprocess.run's
         """Fork a command and return at once. The launcher runs one at a time: a command still
         running from before is a failed test's leftover, and is killed first."""
-        if self.running is not None:
+        if self.running is not None and self.running.poll() is None:
             self.running.kill()
+        if self.running is not None:
             self.running.wait()
         tmp = Path(tempfile.mkdtemp(prefix="rl-command-"))
         (tmp / "stdin").write_text(input or "")
@@ -166,7 +168,8 @@ class Launched:
 
     def send_signal(self, sig: int) -> None:
         if self.returncode is None:
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):  # ended; its status is on its way
+                os.kill(self.pid, sig)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
