@@ -93,9 +93,9 @@ class Launcher:
               ) -> Launched:  # noqa: A002 - as subprocess.run's
         """Fork a command and return at once. The launcher runs one at a time: a command still
         running from before is a failed test's leftover, and is killed first."""
-        if self.running is not None and self.running.poll() is None:
-            self.running.kill()
         if self.running is not None:
+            if self.running.poll() is None:
+                self.running.kill()
             self.running.wait()
         tmp = Path(tempfile.mkdtemp(prefix="rl-command-"))
         (tmp / "stdin").write_text(input or "")
