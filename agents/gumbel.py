@@ -54,8 +54,9 @@ def logits(node: Node) -> np.ndarray:
     return out - out.max()
 
 
-def completed_q(node: Node, cfg: SearchConfig) -> np.ndarray:
-    """sigma(completed Q) over the node's moves, for the player to move there."""
+def completed_values(node: Node) -> np.ndarray:
+    """Q over the node's moves for the player to move there, the unvisited ones completed by
+    mctx's mixed value."""
     visited = node.N > 0
     q = np.where(visited, node.W / np.maximum(node.N, 1), 0.0)
     prior = np.maximum(node.clean_prior, np.finfo(np.float64).tiny)
@@ -64,7 +65,12 @@ def completed_q(node: Node, cfg: SearchConfig) -> np.ndarray:
         mixed = (node.value + node.N.sum() * weighted) / (node.N.sum() + 1)
     else:
         mixed = node.value
-    completed = np.where(visited, q, mixed)
+    return np.where(visited, q, mixed)
+
+
+def completed_q(node: Node, cfg: SearchConfig) -> np.ndarray:
+    """sigma(completed Q) over the node's moves, for the player to move there."""
+    completed = completed_values(node)
     low, high = completed.min(), completed.max()
     rescaled = (completed - low) / max(high - low, 1e-8)
     return (cfg.c_visit + node.N.max()) * cfg.c_scale * rescaled
@@ -146,6 +152,18 @@ def policy_target(root: Node, cfg: SearchConfig, num_actions: int) -> np.ndarray
     out = np.zeros(num_actions, dtype=np.float32)
     out[root.actions] = softmax(logits(root) + completed_q(root, cfg))
     return out
+
+
+def root_value(root: Node, cfg: SearchConfig) -> float:
+    """The search's value of the root for its side to move (value targets, resignation).
+    PUCT's is the mean over the root's simulations, which its visits make the value of the
+    moves it prefers. Under sequential halving that mean counts the visits forced on every
+    considered move, the worst ones included, so Gumbel's is the value of the improved policy:
+    its expected completed Q."""
+    if cfg.kind != "gumbel":
+        return root.mean_value()
+    improved = softmax(logits(root) + completed_q(root, cfg))
+    return float(improved @ completed_values(root))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ whose every move ends the game with a known value, so each move's Q is exactly t
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from agents import gumbel
 from agents.mcts import Node, SearchConfig
@@ -76,6 +77,17 @@ def test_the_policy_target_is_softmax_of_logits_plus_sigma_of_completed_q():
     sigma = (50 + 3) * 1.0 * (Q - Q.min()) / (Q.max() - Q.min())
     expected = np.exp(logits + sigma) / np.exp(logits + sigma).sum()
     np.testing.assert_allclose(gumbel.policy_target(root, cfg, 4), expected, rtol=1e-5)
+
+
+def test_the_root_value_is_the_improved_policys_not_the_mean_of_forced_visits():
+    root, cfg, _ = searched(simulations=8)
+    # the mean over the simulations counts halving's one visit to each move, -0.5 included:
+    # (0.1 + 3 x 0.9 - 0.5 + 3 x 0.4) / 8; the improved policy is all but sure of move 1
+    assert root.mean_value() == pytest.approx((Q[0] + 3 * Q[1] + Q[2] + 3 * Q[3]) / 8)
+    target = gumbel.policy_target(root, cfg, 4)
+    assert gumbel.root_value(root, cfg) == pytest.approx(target @ Q) == pytest.approx(0.9)
+    puct = SearchConfig(simulations=8)  # PUCT's visits follow its preferences: their mean
+    assert gumbel.root_value(root, puct) == root.mean_value()
 
 
 def test_unvisited_moves_are_completed_by_the_mixed_value():

@@ -129,11 +129,12 @@ def play_games(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
                           [moves[i] for i in live])
         for i, is_full, (action, policy) in zip(live, full, chosen):
             root = roots[i]
-            if watches[i].resigns(root.player, root.mean_value(), play.resign_threshold):
+            value = gumbel.root_value(root, play.search)
+            if watches[i].resigns(root.player, value, play.resign_threshold):
                 resigned[i] = root.player
             else:
-                steps[i].append((game.encode(root.state), policy, root.player,
-                                 root.mean_value(), is_full))
+                steps[i].append((game.encode(root.state), policy, root.player, value,
+                                 is_full))
                 roots[i] = advance(root, action)
                 moves[i] += 1
             if roots[i].terminal or i in resigned:

@@ -166,8 +166,8 @@ class SearchPlayer:
         """The search's move `first`, unless resigning, passing to win or superko says
         otherwise (then the next most visited)."""
         if self.resign_below is not None:
-            self.hopeless[key] = self.hopeless[key] + 1 if root.mean_value() < self.resign_below \
-                else 0
+            value = gumbel.root_value(root, self.cfg)
+            self.hopeless[key] = self.hopeless[key] + 1 if value < self.resign_below else 0
             if self.hopeless[key] >= 2:
                 return RESIGN
         passing = self.game.pass_action
