@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -70,3 +71,12 @@ def test_avx2_cap_leaves_a_command_without_native_bf16(tmp_path: Path):
     row = timings.timed([sys.executable, "-c", probe], 120,
                         {**os.environ, **timings.ISA["avx2"]}, tmp_path)
     assert (row["exit"], row["capped"], row["tail"]) == (0, False, ["AVX2 False"])
+
+
+def test_the_gumbel_value_check_pairs_each_searched_position_with_its_outcome():
+    check = script("gumbel_value_check")
+    rows = check.values_and_outcomes(ROOT / "experiments" / "agents" / "tic_tac_toe",
+                                     simulations=4, games=3, seed=0)
+    assert rows.shape[1] == 4 and 3 * 5 <= len(rows) <= 3 * 9  # 5 to 9 moves a game
+    assert set(rows[:, 3]) <= {-1.0, 0.0, 1.0}  # the result for the side to move
+    assert np.all(np.abs(rows[:, :3]) <= 1)
