@@ -34,6 +34,7 @@ CASES = [
     (["train", "dqn", "--encoder", "natrue"], "did you mean 'nature'"),
     (["train", "dqn", "--env", "CartPole-v1", "--resume", "corrupt"], "is a qlearning run"),
     (["bench", "qq"], "choose from dqn"),
+    (["bench", "selfplay", "--threads", "1"], "unknown option --threads (see"),  # not --help
     (["train", "alphazero", "--game", "connect4x"], "did you mean 'connect4'"),
     (["train", "alphazero", "--pretrain", "missing.txt"], "missing.txt not found"),
     (["train", "alphazero", "--pretrain", "bad.yaml"], "expected 'ACTION ACTION ... : RESULT'"),

@@ -18,7 +18,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         m = re.search(r"unrecognized arguments: (\S+)", message)
         if m:
-            known = [s for a in self._actions for s in a.option_strings]
+            known = [s for a in self._actions if not isinstance(a, argparse._HelpAction)
+                     for s in a.option_strings]  # --threads is not a misspelt --help
             message = f"unknown option {m.group(1)}{did_you_mean(m.group(1), known)}"
         m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if m:
