@@ -50,21 +50,21 @@ def considered_visits(considered: int, simulations: int) -> tuple[int, ...]:
 
 def logits(node: Node) -> np.ndarray:
     """The prior's logits over the node's moves (log-probabilities, shifted to a max of 0)."""
-    out = np.log(np.maximum(node.clean_prior, 1e-30))
-    return out - out.max()
+    prior = node.clean_prior
+    return np.log(np.maximum(prior, 1e-30) / prior.max())
 
 
 def completed_values(node: Node) -> np.ndarray:
     """Q over the node's moves for the player to move there, the unvisited ones completed by
-    mctx's mixed value."""
+    mctx's mixed value. (Few whole-array operations: this runs at every node of every descent.)"""
+    if node.visits == 0:
+        return np.full(len(node.N), node.value)
     visited = node.N > 0
-    q = np.where(visited, node.W / np.maximum(node.N, 1), 0.0)
-    prior = np.maximum(node.clean_prior, np.finfo(np.float64).tiny)
-    if visited.any():  # mctx's mixed value: the network's value and the visited moves' Q
-        weighted = (prior[visited] * q[visited]).sum() / prior[visited].sum()
-        mixed = (node.value + node.N.sum() * weighted) / (node.N.sum() + 1)
-    else:
-        mixed = node.value
+    q = node.W / np.maximum(node.N, 1)
+    weights = node.clean_prior * visited  # the network's value and the visited moves' Q
+    total = weights.sum()
+    weighted = weights @ q / total if total > 0 else q[visited].mean()
+    mixed = (node.value + node.visits * weighted) / (node.visits + 1)
     return np.where(visited, q, mixed)
 
 
@@ -72,14 +72,14 @@ def completed_q(node: Node, cfg: SearchConfig) -> np.ndarray:
     """sigma(completed Q) over the node's moves, for the player to move there."""
     completed = completed_values(node)
     low, high = completed.min(), completed.max()
-    rescaled = (completed - low) / max(high - low, 1e-8)
-    return (cfg.c_visit + node.N.max()) * cfg.c_scale * rescaled
+    scale = (cfg.c_visit + node.N.max()) * cfg.c_scale / max(high - low, 1e-8)
+    return (completed - low) * scale
 
 
 def interior_move(node: Node, cfg: SearchConfig) -> int:
     """Below the root: the move whose visits lag most behind the improved policy."""
     improved = softmax(logits(node) + completed_q(node, cfg))
-    return int(np.argmax(improved - node.N / (1 + node.N.sum())))
+    return int(np.argmax(improved - node.N / (1 + node.visits)))
 
 
 def root_move(node: Node, gumbel: np.ndarray, cfg: SearchConfig, simulations: int) -> int:
