@@ -5,6 +5,7 @@ import pytest
 
 from agents import ALGORITHMS
 from rl.cli import main_parser
+from rl.commands.bench import KINDS as BENCHMARKS
 
 AGENTS = Path(__file__).resolve().parent.parent / "experiments" / "agents"
 # a shipped agent of each algorithm: `rl eval DIR --help` shows that algorithm's options
@@ -16,6 +17,7 @@ COMMANDS = [name for action in main_parser()._subparsers._group_actions
 
 
 @pytest.mark.parametrize("argv", [[], *[[c] for c in COMMANDS], ["games", "generate"],
+                                  *[["bench", kind] for kind in BENCHMARKS],
                                   *[["train", a] for a in ALGORITHMS],
                                   *[["eval", str(AGENTS / SHIPPED[a])] for a in ALGORITHMS],
                                   *[["record", str(AGENTS / a)] for a in ("pong", "go9")]],

@@ -3,63 +3,79 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rl.commands.train import resolve_device
-from rl.errors import UserError
+
+KINDS = {
+    "dqn": "our DQN against stable-baselines3's: train-phase steps/s and replay bytes",
+    "update": "a DQN preset's gradient updates/s against a plain PyTorch update and the "
+              "machine's limit, and where a training step's time goes",
+    "classifier": "our training loop against a plain PyTorch loop",
+    "selfplay": "batched search against one position at a time and open_spiel's MCTSBot",
+}
+
+
+def positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def add_parser(sub: Any) -> None:
     bench = sub.add_parser("bench", help="measure us against the reference implementation",
                            description="Benchmarks run ours and the reference in the same "
-                           "process sequence and report the ratio.")
-    bench.add_argument("what", choices=["dqn", "update", "classifier", "selfplay"],
-                       help="dqn: our DQN vs stable-baselines3's; update: a DQN preset's "
-                       "gradient updates/s vs a plain PyTorch update and the machine's limit, "
-                       "and where a training step's time goes; classifier: our training "
-                       "loop vs a plain PyTorch loop; selfplay: batched vs one-at-a-time "
-                       "search vs open_spiel's MCTSBot")
-    bench.add_argument("--env", default="Pong", help="env to train on (default Pong)")
-    bench.add_argument("--preset", default="drq_eps", choices=["der", "drq_eps"],
-                       help="update: the DQN preset timed (default drq_eps)")
-    bench.add_argument("--steps", type=int, default=2000,
-                       help="training-phase steps timed for each (default 2000)")
-    bench.add_argument("--learning-starts", type=int, default=1000,
-                       help="random steps before learning, not timed (default 1000)")
-    bench.add_argument("--buffer-size", type=int, default=100_000, help="replay capacity")
-    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
-                       help="dqn: where both learn (default cpu; auto: cuda when present)")
-    bench.add_argument("--amp", action="store_true",
-                       help="dqn: ours under bf16 autocast (CUDA, CPUs with AMX or AVX512-BF16); "
-                       "SB3 has no such option and stays in fp32")
-    bench.add_argument("--backbone", default="deepcnn",
-                       help="classifier: backbone (default deepcnn)")
-    bench.add_argument("--dataset", default="mnist-10k",
-                       help="classifier: data set (default mnist-10k)")
-    bench.add_argument("--data-dir", type=Path, help="classifier: folder holding <dataset>/")
-    bench.add_argument("--game", default="connect_four",
-                       help="selfplay: game (default connect_four)")
-    bench.add_argument("--simulations", type=int, default=100,
-                       help="selfplay: simulations per move (default 100)")
-    bench.add_argument("--search", choices=["puct", "gumbel"], default="puct",
-                       help="selfplay: the tree search timed (default puct)")
-    bench.add_argument("--games", type=int, default=32,
-                       help="selfplay: games searched together (default 32)")
-    bench.add_argument("--seconds", type=float, default=10.0,
-                       help="update, selfplay: seconds each side is timed (default 10)")
-    bench.add_argument("--epochs", type=int, default=2,
-                       help="classifier: epochs each loop is timed (default 2)")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
-
+                           "process sequence and report the ratio. `rl bench KIND --help` "
+                           "lists a benchmark's options.")
+    kinds = bench.add_subparsers(dest="what", metavar="KIND", required=True,
+                                 parser_class=type(bench))
+    dqn, update, classifier, selfplay = (
+        kinds.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
+        for name, text in KINDS.items())
+    for parser in (dqn, update):
+        parser.add_argument("--env", default="Pong", help="env to train on (default Pong)")
+    dqn.add_argument("--steps", type=positive(int), default=2000,
+                     help="training-phase steps timed for each (default 2000)")
+    dqn.add_argument("--learning-starts", type=positive(int), default=1000,
+                     help="random steps before learning, not timed (default 1000)")
+    dqn.add_argument("--buffer-size", type=positive(int), default=100_000,
+                     help="replay capacity (default 100000)")
+    dqn.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                     help="where both learn (default cpu; auto: cuda when present)")
+    dqn.add_argument("--amp", action="store_true",
+                     help="ours under bf16 autocast (CUDA, CPUs with AMX or AVX512-BF16); "
+                     "SB3 has no such option and stays in fp32")
+    update.add_argument("--preset", default="drq_eps", choices=["der", "drq_eps"],
+                        help="the DQN preset timed (default drq_eps)")
+    classifier.add_argument("--backbone", default="deepcnn", help="backbone (default deepcnn)")
+    classifier.add_argument("--dataset", default="mnist-10k",
+                            help="data set (default mnist-10k)")
+    classifier.add_argument("--data-dir", type=Path, help="folder holding <dataset>/")
+    classifier.add_argument("--epochs", type=positive(int), default=2,
+                            help="epochs each loop is timed (default 2)")
+    selfplay.add_argument("--game", default="connect_four", help="game (default connect_four)")
+    selfplay.add_argument("--simulations", type=positive(int), default=100,
+                          help="simulations per move (default 100)")
+    selfplay.add_argument("--search", choices=["puct", "gumbel"], default="puct",
+                          help="the tree search timed (default puct)")
+    selfplay.add_argument("--games", type=positive(int), default=32,
+                          help="games searched together (default 32)")
+    for parser in (update, selfplay):
+        parser.add_argument("--seconds", type=positive(float), default=10.0,
+                            help="seconds each side is timed (default 10)")
+    for parser in (dqn, update, classifier, selfplay):
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench import bench_classifier, bench_dqn
 
-    for name in ("steps", "learning_starts", "buffer_size", "seconds", "epochs"):
-        if getattr(args, name) <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be > 0")
     if args.what == "update":
         from agents.bench import bench_update
 
@@ -69,9 +85,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "selfplay":
         from agents.bench import bench_selfplay
 
-        for name in ("simulations", "games"):
-            if getattr(args, name) < 1:
-                raise UserError(f"--{name} must be >= 1")
         result = bench_selfplay(args.game, args.simulations, args.games, seconds=args.seconds,
                                 search=args.search)
         rows = [("positions/s, batched", "batched_positions_per_s", "one_at_a_time_positions_per_s",

@@ -15,6 +15,13 @@ from rl.errors import did_you_mean
 class Parser(argparse.ArgumentParser):
     """argparse that reports mistakes in one line, with a suggestion when one is close."""
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and " " in self.prog:  # a verb's own parser ('rl bench selfplay'): its own
+            # options are the ones to suggest from, and its own --help the one to point to
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
     def error(self, message: str) -> NoReturn:
         m = re.search(r"unrecognized arguments: (\S+)", message)
         if m:
