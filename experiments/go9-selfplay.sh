@@ -33,5 +33,7 @@ for name in puct gumbel gumbel-anchor gumbel-anchor-lr puct-anchor; do
     $RL train alphazero "${COMMON[@]}" ${RUNS[$name]} --run-dir "$run"
   fi
 done
-# the strength curves side by side: vs GNU Go level 10 per iteration, one line per run
+# the strength curves side by side: vs GNU Go level 10 per iteration and per hour of
+# self-play and training (which search learns faster on the same cores), one line per run
 $RL compare "$BASE"/*/ --metric vs_gnugo_level_10_win --out "$BASE/strength.png"
+$RL compare "$BASE"/*/ --metric vs_gnugo_level_10_win --x hours --out "$BASE/strength-hours.png"

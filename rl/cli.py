@@ -73,6 +73,9 @@ def main_parser() -> Parser:
     compare.add_argument("--metric", required=True, help="a metrics.csv column, e.g. eval_return")
     compare.add_argument("--out", type=Path, default=Path("compare.png"),
                          help="PNG to write (default compare.png)")
+    compare.add_argument("--x", choices=["auto", "hours"], default="auto",
+                         help="x axis: auto, the runs' steps, epochs or iterations; hours, "
+                         "self-play runs' hours of self-play and training (default auto)")
 
     pred = sub.add_parser("predict", help="classify images with a trained classifier")
     pred.add_argument("run_dir", type=Path, help="run directory of `rl train classifier`")
@@ -157,7 +160,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from rl.report import compare
 
-    print(json.dumps(compare(args.run_dirs, args.metric, args.out)))
+    print(json.dumps(compare(args.run_dirs, args.metric, args.out, args.x)))
     return 0
 
 

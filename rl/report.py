@@ -75,10 +75,27 @@ def iqm_ci(scores: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
     return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
-def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> dict:
-    """One figure: `metric` against each run's x axis (steps, epochs or iterations). Runs of
-    one setting over several seeds are drawn as their interquartile mean with a 95% band, and
-    their last values summarised the same way."""
+def with_hours(rows: list[dict[str, str]], path: Path) -> list[dict[str, str]]:
+    """Each metrics row with `hours`: the learning time up to it, the running sum of the run's
+    `iteration_s` (self-play and updates; evaluations and gates excluded), so that runs whose
+    iterations cost different times compare per hour of the machine. Runs from before
+    iteration_s was logged add up self_play_s and train_s (their loop did one, then the other)."""
+    names = rows[0] if rows else {}
+    parts = ["iteration_s"] if "iteration_s" in names else ["self_play_s", "train_s"]
+    if not all(p in names for p in parts):
+        raise UserError(f"{path} logs no iteration_s, so it has no hours axis (--x hours "
+                        "is for self-play runs)")
+    total, out = 0.0, []
+    for row in rows:
+        total += sum(float(row[p] or 0.0) for p in parts)
+        out.append({**row, "hours": str(total / 3600)})
+    return out
+
+
+def compare(run_dirs: Sequence[Path], metric: str, out: Path, x: str = "auto") -> dict:
+    """One figure: `metric` against each run's x axis (steps, epochs or iterations; with x
+    "hours", the hours of learning). Runs of one setting over several seeds are drawn as their
+    interquartile mean with a 95% band, and their last values summarised the same way."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,7 +114,9 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> dict:
         series = []
         for r in group:
             rows = read_metrics(r.path / "metrics.csv")
-            axis = axis or x_axis(rows)
+            if x == "hours":
+                rows = with_hours(rows, r.path)
+            axis = axis or ("hours" if x == "hours" else x_axis(rows))
             xs, ys = column(rows, axis, metric)
             if xs.size == 0:
                 names = [k for k in (rows[0] if rows else {}) if k not in X_AXES]
@@ -121,7 +140,7 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path) -> dict:
         summary[label] = {"runs": len(group), "seeds": [r.config.get("seed") for r in group],
                           "last_iqm": round(iqm, 4), "last_iqm_ci95": [round(lo, 4), round(hi, 4)]}
     for name, ax in panel.items():
-        ax.set_xlabel(axis)
+        ax.set_xlabel("hours of self-play and training" if axis == "hours" else axis)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

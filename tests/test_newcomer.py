@@ -110,6 +110,29 @@ def test_compare_names_what_is_missing(workdir: Path):
     assert "had none" in out.stderr
 
 
+def test_self_play_runs_compare_per_hour_of_learning(workdir: Path):
+    # two runs whose iterations cost different times: the x axis adds up iteration_s (an older
+    # run without it, self_play_s + train_s); the evaluations' own time is not counted
+    runs = {"fast": ("iteration_s", "360"), "slow": ("self_play_s,train_s", "700,20"),
+            "dqn": ("step", "1000")}
+    for i, (name, (columns, values)) in enumerate(runs.items()):
+        (workdir / name / "checkpoints").mkdir(parents=True)
+        algo = "dqn\nenv: CartPole-v1" if name == "dqn" else "alphazero\ngame: connect_four"
+        (workdir / name / "config.yaml").write_text(f"algo: {algo}\nseed: 0\nlr: {i + 1}\n")
+        (workdir / name / "metrics.csv").write_text(f"{columns},vs_mcts200_win\n"
+                                                    f"{values},0.25\n{values},0.5\n")
+    out = rl("compare", "fast", "slow", "--metric", "vs_mcts200_win", "--x", "hours",
+             "--out", "h.png", cwd=workdir, check=True)
+    assert [g["last"] for g in json.loads(out.stdout)["groups"].values()] == [0.5, 0.5]
+    assert (workdir / "h.png").stat().st_size > 5_000
+    from rl.report import with_hours
+
+    slow = with_hours(read_metrics(workdir / "slow/metrics.csv"), workdir / "slow")
+    assert [float(r["hours"]) for r in slow] == [0.2, 0.4]
+    out = rl("compare", "dqn", "--metric", "vs_mcts200_win", "--x", "hours", cwd=workdir)
+    assert out.returncode == 2 and "has no hours axis" in out.stderr
+
+
 # 4. different algorithms ---------------------------------------------------------------------
 def test_comparing_different_algorithms_labels_them_briefly_in_separate_panels(workdir: Path):
     rl(*CARTPOLE, "--run-dir", "dqn", cwd=workdir, check=True)
