@@ -110,7 +110,7 @@ def evaluate_leaves(game: Game, leaves: Sequence[Node], evaluator: Evaluator) ->
     """Expand every leaf with one network call; returns each leaf's value for its side to move."""
     if not leaves:
         return np.zeros(0)
-    planes, masks = map(np.stack, zip(*(game.inputs(n.state) for n in leaves)))
+    planes, masks = game.inputs_many([n.state for n in leaves])
     priors, values = evaluator(planes, masks)
     values = np.asarray(values, dtype=np.float64)
     for node, p, m, v in zip(leaves, priors, masks, values):

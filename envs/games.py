@@ -60,6 +60,11 @@ class Game:
         to_move = np.full((1, *self.board), float(state.current_player() == 1), dtype=np.float32)
         return np.concatenate([obs, to_move]), self.legal_mask(state)
 
+    def inputs_many(self, states: list) -> tuple[np.ndarray, np.ndarray]:
+        """`inputs` of many positions, stacked (Go computes them as one batch)."""
+        planes, masks = zip(*(self.inputs(s) for s in states))
+        return np.stack(planes), np.stack(masks)
+
     def encode(self, state) -> np.ndarray:  # noqa: ANN001
         return self.inputs(state)[0]
 
@@ -121,6 +126,9 @@ class GoGame(Game):
 
     def inputs(self, state) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
         return go.inputs(state, self.size)
+
+    def inputs_many(self, states: list) -> tuple[np.ndarray, np.ndarray]:
+        return go.inputs_many(states, self.size)
 
     def action_name(self, state, action: int) -> str:  # noqa: ANN001
         return go.vertex(action, self.size)

@@ -92,35 +92,40 @@ def _tables(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _around(x: np.ndarray, tables: np.ndarray, off_board: int | bool) -> np.ndarray:
-    """[4, n*n]: the values of flat board `x` at the points `tables` names."""
-    return np.append(x.reshape(-1), off_board)[tables]
+    """[..., 4, n*n]: the values of boards `x` ([..., n, n]) at the points `tables` names."""
+    flat = x.reshape(*x.shape[:-2], -1)
+    edge = np.full((*flat.shape[:-1], 1), off_board, dtype=flat.dtype)
+    return np.concatenate([flat, edge], -1)[..., tables]
 
 
 CROSS = ndimage.generate_binary_structure(2, 1)  # groups connect along lines, not diagonals
+BOARDS = np.stack([np.zeros_like(CROSS), CROSS, np.zeros_like(CROSS)])  # and never across boards
 
 
 def liberties(stones: np.ndarray, empty: np.ndarray) -> np.ndarray:
-    """For each stone, the number of liberties of its group (0 elsewhere)."""
-    labels, n = ndimage.label(stones, CROSS)
+    """For each stone, the number of liberties of its group (0 elsewhere), on one board
+    [n, n] or many [..., n, n] at once (one labelling for them all)."""
+    size = stones.shape[-1]
+    boards = stones.reshape(-1, size, size)
+    labels, n = ndimage.label(boards, BOARDS)  # numbered across the boards: no group is shared
     if n == 0:
         return np.zeros(stones.shape, dtype=np.int64)
-    sides = _tables(len(stones))[0]
-    around = _around(labels, sides, 0)  # the groups next to each point
-    next_to = (around > 0) & empty.reshape(1, -1)
-    points = np.broadcast_to(np.arange(stones.size), around.shape)
-    touches = np.zeros((n + 1, stones.size), dtype=bool)  # group x empty point
+    around = _around(labels, _tables(size)[0], 0)  # [B, 4, n*n]: the groups next to each point
+    next_to = (around > 0) & empty.reshape(-1, 1, size * size)
+    points = np.broadcast_to(np.arange(size * size), around.shape)
+    touches = np.zeros((n + 1, size * size), dtype=bool)  # group x empty point of its board
     touches[around[next_to], points[next_to]] = True
-    return np.where(stones, touches.sum(1)[labels], 0)
+    return np.where(boards, touches.sum(1)[labels], 0).reshape(stones.shape)
 
 
 def true_eyes(own: np.ndarray, opponent: np.ndarray) -> np.ndarray:
     """Empty points whose four neighbours are `own` stones (or the edge) and whose diagonals
     hold at most one opponent stone in the middle of the board, none on the edge: the eye
-    rule of Go programs' playouts. Filling one is (all but) never right."""
-    sides, corners, edge = _tables(len(own))
-    empty = ~(own | opponent).reshape(-1)
-    surrounded = _around(own, sides, True).all(0)
-    diagonal = _around(opponent, corners, False).sum(0)
+    rule of Go programs' playouts. Filling one is (all but) never right. Boards [..., n, n]."""
+    sides, corners, edge = _tables(own.shape[-1])
+    empty = ~(own | opponent).reshape(*own.shape[:-2], -1)
+    surrounded = _around(own, sides, True).all(-2)
+    diagonal = _around(opponent, corners, False).sum(-2)
     return (empty & surrounded & (diagonal <= np.where(edge, 0, 1))).reshape(own.shape)
 
 
@@ -170,26 +175,38 @@ def parse_result(text: str) -> float | None:
 # -- input planes ------------------------------------------------------------------------------
 
 def inputs(state, size: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """What the network sees and may choose, in one pass over the board: float32 planes
-    [len(PLANES), size, size] from the side to move's point of view, and the candidate
-    moves (legal, but not filling the mover's own true eyes; passing is always one)."""
-    grid = board(state, size)
-    legal = np.asarray(state.legal_actions_mask(), dtype=bool)[: size * size + 1]
-    to_move = state.current_player()  # 0 black, 1 white (negative once the game is over)
-    mine = -1 if to_move == 1 else 1
+    """What the network sees and may choose: float32 planes [len(PLANES), size, size] from the
+    side to move's point of view, and the candidate moves (legal, but not filling the mover's
+    own true eyes; passing is always one)."""
+    planes, moves = inputs_many([state], size)
+    return planes[0], moves[0]
+
+
+def inputs_many(states: list, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`inputs` of many positions at once, [B, ...] each: whole-batch array operations instead
+    of a few dozen small ones a position (a search asks for its leaves in batches, and this
+    was a third of self-play's time one position at a time)."""
+    n, points = len(states), size * size
+    obs = np.array([s.observation_tensor(0) for s in states], dtype=np.float32)
+    obs = obs.reshape(n, 4, size, size)
+    grid = obs[:, 0] - obs[:, 1]  # +1 black, -1 white, 0 empty, as board()
+    legal = np.array([s.legal_actions_mask() for s in states], dtype=bool)[:, : points + 1]
+    to_move = np.array([s.current_player() for s in states])  # 0 black, 1 white, < 0 over
+    mine = np.where(to_move == 1, -1, 1)[:, None, None]
     own, opp, empty = grid == mine, grid == -mine, grid == 0
-    planes = np.zeros((len(PLANES), size, size), dtype=np.float32)
-    planes[0], planes[1], planes[2] = own, opp, empty
-    for base, stones in ((3, own), (6, opp)):
-        libs = liberties(stones, empty)
-        planes[base], planes[base + 1], planes[base + 2] = libs == 1, libs == 2, libs >= 3
-    history = state.history()
-    for plane, back in ((9, 1), (10, 2)):
-        if len(history) >= back and history[-back] != size * size:
-            planes[plane].flat[history[-back]] = 1.0
-    planes[11] = empty & ~legal[:-1].reshape(size, size)
-    planes[12] = 1.0
-    planes[13] = float(to_move == 1)
+    planes = np.zeros((n, len(PLANES), size, size), dtype=np.float32)
+    planes[:, 0], planes[:, 1], planes[:, 2] = own, opp, empty
+    libs = liberties(np.concatenate([own, opp]), np.concatenate([empty, empty]))
+    for base, side in ((3, libs[:n]), (6, libs[n:])):
+        planes[:, base], planes[:, base + 1], planes[:, base + 2] = side == 1, side == 2, side >= 3
+    for i, state in enumerate(states):
+        history = state.history()
+        for plane, back in ((9, 1), (10, 2)):
+            if len(history) >= back and history[-back] != points:
+                planes[i, plane].flat[history[-back]] = 1.0
+    planes[:, 11] = empty & ~legal[:, :-1].reshape(n, size, size)
+    planes[:, 12] = 1.0
+    planes[:, 13] = (to_move == 1)[:, None, None]
     moves = legal.copy()
-    moves[:-1] &= ~true_eyes(own, opp).reshape(-1)
+    moves[:, :-1] &= ~true_eyes(own, opp).reshape(n, points)
     return planes, moves

@@ -132,6 +132,29 @@ def test_a_player_never_fills_its_own_true_eye():
 
 
 
+def test_liberty_planes_count_each_groups_liberties():
+    # Black A1 (one liberty: A2) and C1 (two: D1, C2) around White's B1 (one: B2); White J9
+    # in the far corner (two). Black is to move, so Black's stones are the "own" planes.
+    game, state = play(["A1", "B1", "C1", "J9"])
+    planes = game.inputs(state)[0]
+    where = {name: set(zip(*np.nonzero(planes[i]))) for i, name in enumerate(go.PLANES)}
+    assert where["own 1 liberty"] == {(0, 0)} and where["own 2 liberties"] == {(0, 2)}
+    assert where["opponent 1 liberty"] == {(0, 1)} and where["opponent 2 liberties"] == {(8, 8)}
+    assert not where["own 3+ liberties"] and not where["opponent 3+ liberties"]
+
+
+def test_positions_computed_together_are_each_computed_alone():
+    game = load_game("go9")
+    lone = np.zeros((2, 9, 9), dtype=bool)
+    lone[:, 0, 0] = True  # a stone on A1 of two boards: two groups of two liberties, not one
+    assert go.liberties(lone, ~lone)[:, 0, 0].tolist() == [2, 2]
+    states = [play(moves)[1] for moves in (["A1", "B1", "C1", "J9"], ["A1"], [], ["E5", "E6"])]
+    planes, moves = game.inputs_many(states)
+    for i, state in enumerate(states):
+        alone = game.inputs(state)
+        assert np.array_equal(planes[i], alone[0]) and np.array_equal(moves[i], alone[1])
+
+
 def test_search_follows_an_opponent_who_fills_its_own_eye():
     # Black's B2 is its own eye, a move our search never considers, but GNU Go may play it
     game, state = play(["A2", "J9", "B1", "J8", "B3", "J7", "C2", "J6", "A3", "H9", "C3", "H8",

@@ -39,8 +39,8 @@ class Bandit:
 class BanditGame:
     num_actions = len(Q)
 
-    def inputs(self, state: Bandit) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros((1, 1, 1), np.float32), np.ones(len(Q), bool)
+    def inputs_many(self, states: list[Bandit]) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((len(states), 1, 1, 1), np.float32), np.ones((len(states), len(Q)), bool)
 
 
 def evaluator(planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
