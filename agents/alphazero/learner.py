@@ -113,19 +113,21 @@ def expert_positions(game: Game, records: list[GameRecord]) -> tuple[Positions, 
     a player would consider there (for move accuracy)."""
     parts, candidates = [], []
     for record in records:
-        state, steps = game.new_state(), []
-        for i, action in enumerate(record.moves):
-            planes, moves = game.inputs(state)
-            pi = np.zeros(game.num_actions, dtype=np.float32)
-            pi[action] = 1.0
-            expert = i >= record.opening  # random opening moves teach the value alone
-            steps.append((planes, pi, state.current_player(), 0.0, expert))
-            candidates.append(moves | pi.astype(bool))  # the expert may fill an eye
+        state, states = game.new_state(), []
+        for action in record.moves:
+            states.append(state.clone())
             state.apply_action(action)
-        if steps:
-            parts.append(positions_of(game, steps, state,
-                                      np.array([record.result, -record.result])))
-    return Positions.concat(parts), np.stack(candidates)
+        if not states:
+            continue
+        planes, moves = game.inputs_many(states)  # a game's positions as one batch
+        pi = np.zeros((len(states), game.num_actions), dtype=np.float32)
+        pi[np.arange(len(states)), record.moves] = 1.0
+        # random opening moves teach the value alone
+        steps = [(planes[i], pi[i], s.current_player(), 0.0, i >= record.opening)
+                 for i, s in enumerate(states)]
+        candidates.append(moves | pi.astype(bool))  # the expert may fill an eye
+        parts.append(positions_of(game, steps, state, np.array([record.result, -record.result])))
+    return Positions.concat(parts), np.concatenate(candidates)
 
 
 def split_records(path: Path, game: Game, seed: int
