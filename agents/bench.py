@@ -292,7 +292,8 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
                                     seconds / 4),
              "env_step": _rate(stepped, seconds / 4)}
     # ours and the reference alternate, so a drift of a shared machine hits both
-    plain, ours = _plain_update(obs_shape, n_actions, seed, encoder_name(cfg, obs_shape)), []
+    encoder = encoder_name(cfg, obs_shape)
+    plain, ours = _plain_update(obs_shape, n_actions, seed, encoder), []
     update = lambda: learner.update(replay.sample(cfg.batch_size), guard)  # noqa: E731
     reference = []
     for _ in range(2):
@@ -301,7 +302,7 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
     game.close()
     ours_rate, plain_rate = float(np.median(ours)), float(np.median(reference))
     limit = gemm / flops
-    return {"preset": preset, "env": env, "encoder": encoder_name(cfg, obs_shape),
+    return {"preset": preset, "env": env, "encoder": encoder,
             "torch_threads": torch.get_num_threads(), "updates_per_s": round(ours_rate, 1),
             "plain_updates_per_s": round(plain_rate, 1),
             "ratio": round(ours_rate / plain_rate, 3), "gflop_per_update": round(flops / 1e9, 3),

@@ -62,8 +62,14 @@ def parse_vertex(text: str, size: int) -> int:
 
 def board(state, size: int) -> np.ndarray:  # noqa: ANN001 (a pyspiel.State)
     """int8 [size, size]: +1 black, -1 white, 0 empty; row 0 at the bottom."""
-    planes = np.asarray(state.observation_tensor(0), dtype=np.float32).reshape(4, size, size)
-    return (planes[0] - planes[1]).astype(np.int8)
+    return boards([state], size)[0]
+
+
+def boards(states: list, size: int) -> np.ndarray:
+    """`board` of many positions, int8 [B, size, size]."""
+    obs = np.array([s.observation_tensor(0) for s in states], dtype=np.float32)
+    obs = obs.reshape(len(states), 4, size, size)
+    return (obs[:, 0] - obs[:, 1]).astype(np.int8)
 
 
 def board_text(grid: np.ndarray) -> str:
@@ -187,9 +193,7 @@ def inputs_many(states: list, size: int) -> tuple[np.ndarray, np.ndarray]:
     of a few dozen small ones a position (a search asks for its leaves in batches, and this
     was a third of self-play's time one position at a time)."""
     n, points = len(states), size * size
-    obs = np.array([s.observation_tensor(0) for s in states], dtype=np.float32)
-    obs = obs.reshape(n, 4, size, size)
-    grid = obs[:, 0] - obs[:, 1]  # +1 black, -1 white, 0 empty, as board()
+    grid = boards(states, size)
     legal = np.array([s.legal_actions_mask() for s in states], dtype=bool)[:, : points + 1]
     to_move = np.array([s.current_player() for s in states])  # 0 black, 1 white, < 0 over
     mine = np.where(to_move == 1, -1, 1)[:, None, None]
