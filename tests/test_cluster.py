@@ -42,8 +42,8 @@ def test_seeds_on_a_local_ray_survive_a_kill_and_finish_when_run_again(workdir: 
         assert steps == sorted(set(steps)) and steps[-1] == 1500  # no gap, no duplicate
 
 
-ACTORS = ["train", "alphazero", "--game", "tic_tac_toe", "--iterations", "4",
-          "--games-per-iteration", "8", "--simulations", "16", "--train-steps", "5",
+ACTORS = ["train", "alphazero", "--game", "tic_tac_toe", "--iterations", "8",
+          "--games-per-iteration", "8", "--simulations", "32", "--train-steps", "5",
           "--batch-size", "16", "--eval-every", "0", "--workers", "2", "--ray", "auto",
           "--run-dir", "r", "--threads", "1", "--no-progress"]
 
@@ -62,8 +62,8 @@ def test_selfplay_actors_deliver_every_finished_game_once_when_one_is_killed(wor
     assert proc.returncode == 0, err
     games = [json.loads(line) for line in (workdir / "r/games.jsonl").read_text().splitlines()]
     keys = [g["key"] for g in games]
-    assert len(set(keys)) == len(keys) == 4 * 8  # each finished game taken once, none missing
-    assert [sum(g["iteration"] == i for g in games) for i in range(1, 5)] == [8] * 4
+    assert len(set(keys)) == len(keys) == 8 * 8  # each finished game taken once, none missing
+    assert [sum(g["iteration"] == i for g in games) for i in range(1, 9)] == [8] * 8
     assert float(read_metrics(workdir / "r/metrics.csv")[-1]["actor_restarts"]) >= 1
 
 
