@@ -42,6 +42,7 @@ def test_seeds_on_a_local_ray_survive_a_kill_and_finish_when_run_again(workdir: 
         assert steps == sorted(set(steps)) and steps[-1] == 1500  # no gap, no duplicate
 
 
+# enough games after the kill for Ray to report the death (about 1.5 s) and restart the actor
 ACTORS = ["train", "alphazero", "--game", "tic_tac_toe", "--iterations", "8",
           "--games-per-iteration", "8", "--simulations", "32", "--train-steps", "5",
           "--batch-size", "16", "--eval-every", "0", "--workers", "2", "--ray", "auto",
