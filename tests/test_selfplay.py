@@ -12,7 +12,7 @@ import torch
 
 from agents.alphazero.config import Config
 from agents.alphazero.net import NetEvaluator, build_net
-from agents.alphazero.selfplay import PlaySettings, self_play
+from agents.alphazero.selfplay import Joined, PlaySettings, Positions, self_play
 from agents.arena.match import Match, generate_games
 from agents.arena.players import MinimaxPlayer, RandomPlayer
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
@@ -274,3 +274,17 @@ def test_expert_positions_can_anchor_self_play_without_pretraining_again(workdir
     alone = rl("train", "alphazero", "--game", "tic_tac_toe", "--expert-share", "0.5", *TINY,
                cwd=workdir)
     assert alone.returncode == 2 and "--expert-share needs --pretrain" in alone.stderr
+
+
+def test_joined_positions_sample_as_their_concatenation_would():
+    rng = np.random.default_rng(0)
+    parts = [Positions(rng.integers(0, 2, (n, 3, 2, 2), dtype=np.uint8),
+                       rng.random((n, 5), dtype=np.float32), rng.random(n, dtype=np.float32),
+                       np.ones(n, np.float32), np.zeros((n, 4), np.int8),
+                       np.where(rng.random(n) < 0.5, np.nan, 1.0).astype(np.float32))
+             for n in (7, 1, 12)]
+    idx = rng.integers(20, size=64)
+    joined, whole = Joined(parts).take(idx), Positions.concat(parts).take(idx)
+    assert len(Joined(parts)) == 20
+    for name in ("planes", "policies", "values", "policy_weight", "ownership", "scores"):
+        np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.alphazero.selfplay import Positions, positions_of
+from agents.alphazero.selfplay import Joined, Positions, positions_of
 from envs.games import Game
 from envs.records import GameRecord, ReadReport, read_records
 from rl.files import load_checkpoint, save_checkpoint
@@ -35,7 +35,7 @@ class LossWeights:
     score: float = 0.0
 
 
-def augmented_batch(game: Game, data: Positions, idx: np.ndarray,
+def augmented_batch(game: Game, data: Positions | Joined, idx: np.ndarray,
                     rng: np.random.Generator) -> Positions:
     """The positions at idx, each under a random symmetry of the board."""
     batch = data.take(idx)
@@ -88,7 +88,7 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, bat
 
 
 def fit(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, game: Game,
-        data: Positions, steps: int, batch_size: int, device: torch.device,
+        data: Positions | Joined, steps: int, batch_size: int, device: torch.device,
         rng: np.random.Generator, weights: LossWeights | None = None) -> list[Losses]:
     """`steps` updates on random positions of `data` under random board symmetries."""
     losses = []
@@ -185,7 +185,7 @@ class Learner:
         for group in self.opt.param_groups:
             group["lr"] = lr
 
-    def fit(self, data: Positions, steps: int, guard: LossGuard) -> list[Losses]:
+    def fit(self, data: Positions | Joined, steps: int, guard: LossGuard) -> list[Losses]:
         """`steps` updates on `data`, each batch with its `anchor_share` of expert positions
         when an anchor is set."""
         if self.anchor is None or not self.anchor_share:
@@ -217,11 +217,11 @@ class Learner:
                 (self.folder / f"iter{old - 1:04d}.pt").unlink(missing_ok=True)
         return Positions.concat([self.window[i] for i in sorted(self.window)])
 
-    def data_with(self, fresh: Positions) -> Positions:
-        """The window as it will be once `fresh` joins it, nothing saved: what an iteration
-        whose games are still arriving trains on."""
+    def data_with(self, fresh: Positions) -> Joined:
+        """The window as it will be once `fresh` joins it, nothing saved or copied: what an
+        iteration whose games are still arriving trains on."""
         keep = sorted(self.window)[-(self.size - 1):] if self.size > 1 else []
-        return Positions.concat([*(self.window[i] for i in keep), fresh])
+        return Joined([*(self.window[i] for i in keep), fresh])
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
