@@ -92,6 +92,38 @@ def with_hours(rows: list[dict[str, str]], path: Path) -> list[dict[str, str]]:
     return out
 
 
+def run_series(path: Path, metric: str, x: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """A run's x axis (its own, or "hours") and its logged values of `metric`; one clear line
+    when it has none."""
+    from rl.plots import column
+
+    rows = read_metrics(path / "metrics.csv")
+    axis = "hours" if x == "hours" else x_axis(rows)
+    if x == "hours":
+        rows = with_hours(rows, path)
+    xs, ys = column(rows, axis, metric)
+    if xs.size == 0:
+        names = [k for k in (rows[0] if rows else {}) if k not in X_AXES]
+        if metric in names:  # the column is there, every row leaves it empty
+            raise UserError(f"{path} logged no {metric!r} value in its {len(rows)} rows: it "
+                            "comes from evaluations, and this run had none (compare another "
+                            "metric, or give it a smaller --eval-every)")
+        raise UserError(f"{path} has no {metric!r} column (its metrics: {', '.join(names)})")
+    return axis, xs, ys
+
+
+def aligned(series: list[tuple[np.ndarray, np.ndarray]], hours: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds' values at common x: the steps they all logged, or for hours (which differ run
+    to run) 50 points up to the shortest run's end, each run interpolated."""
+    if hours:
+        grid = np.linspace(max(xs[0] for xs, _ in series), min(xs[-1] for xs, _ in series), 50)
+        return grid, np.array([np.interp(grid, xs, ys) for xs, ys in series])
+    common = sorted(set.intersection(*(set(xs.tolist()) for xs, _ in series)))
+    return np.array(common), np.array([[ys[list(xs).index(c)] for c in common]
+                                       for xs, ys in series])
+
+
 def compare(run_dirs: Sequence[Path], metric: str, out: Path, x: str = "auto") -> dict:
     """One figure: `metric` against each run's x axis (steps, epochs or iterations; with x
     "hours", the hours of learning). Runs of one setting over several seeds are drawn as their
@@ -101,38 +133,25 @@ def compare(run_dirs: Sequence[Path], metric: str, out: Path, x: str = "auto") -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rl.plots import column, draw_series, save_figure
+    from rl.plots import draw_series, save_figure
 
     runs = [Run.open(d) for d in run_dirs]
     tasks = list(dict.fromkeys(task(r.config) for r in runs))  # one panel per task
     fig, axes = plt.subplots(1, len(tasks), figsize=(8 if len(tasks) == 1 else 5 * len(tasks),
                                                      4.2), squeeze=False)
     panel = dict(zip(tasks, axes[0]))
-    axis, summary = None, {}
+    axis, summary = "", {}
     for label, group in seed_groups(runs).items():
         ax = panel[task(group[0].config)]
         series = []
         for r in group:
-            rows = read_metrics(r.path / "metrics.csv")
-            if x == "hours":
-                rows = with_hours(rows, r.path)
-            axis = axis or ("hours" if x == "hours" else x_axis(rows))
-            xs, ys = column(rows, axis, metric)
-            if xs.size == 0:
-                names = [k for k in (rows[0] if rows else {}) if k not in X_AXES]
-                if metric in names:  # the column is there, every row leaves it empty
-                    raise UserError(f"{r.path} logged no {metric!r} value in its {len(rows)} "
-                                    f"rows: it comes from evaluations, and this run had none "
-                                    "(compare another metric, or give it a smaller --eval-every)")
-                raise UserError(f"{r.path} has no {metric!r} column (its metrics: "
-                                f"{', '.join(names)})")
+            axis, xs, ys = run_series(r.path, metric, x)
             series.append((xs, ys))
         if len(group) == 1:
             draw_series(ax, *series[0], group[0].path.name if len(runs) > 1 else label)
             summary[label] = {"runs": 1, "last": float(series[0][1][-1])}
             continue
-        common = sorted(set.intersection(*(set(xs.tolist()) for xs, _ in series)))
-        table = np.array([[ys[list(xs).index(x)] for x in common] for xs, ys in series])
+        common, table = aligned(series, hours=axis == "hours")
         bands = np.array([iqm_ci(table[:, i], reps=500) for i in range(len(common))])
         line, = ax.plot(common, bands[:, 0], lw=1.8, label=f"{label} (IQM of {len(group)} seeds)")
         ax.fill_between(common, bands[:, 1], bands[:, 2], color=line.get_color(), alpha=0.2)

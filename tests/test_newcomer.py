@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from test_classifier import needs_mnist
@@ -131,6 +132,16 @@ def test_self_play_runs_compare_per_hour_of_learning(workdir: Path):
     assert [float(r["hours"]) for r in slow] == [0.2, 0.4]
     out = rl("compare", "dqn", "--metric", "vs_mcts200_win", "--x", "hours", cwd=workdir)
     assert out.returncode == 2 and "has no hours axis" in out.stderr
+
+
+def test_seeds_per_hour_are_compared_where_every_seed_has_run():
+    from rl.report import aligned
+
+    # two seeds whose iterations took different times: one every 0.1 h, one every 0.15 h
+    grid, table = aligned([(np.array([0.1, 0.2, 0.3]), np.array([0.0, 0.5, 1.0])),
+                           (np.array([0.15, 0.3]), np.array([0.0, 1.0]))], hours=True)
+    assert grid[0] == 0.15 and grid[-1] == 0.3 and table.shape == (2, 50)
+    assert table[0, 0] == pytest.approx(0.25) and table[1, -1] == 1.0  # each interpolated
 
 
 # 4. different algorithms ---------------------------------------------------------------------
