@@ -227,6 +227,17 @@ def test_search_in_bfloat16_keeps_the_network_s_preferences():
     assert np.abs(values16 - values).max() < 0.05
 
 
+def test_the_search_evaluates_in_inference_mode_after_training_steps():
+    game = load_game("connect_four")
+    net = build_net(Config(game="connect_four"), game)
+    planes, masks = map(np.stack, zip(*(game.inputs(game.new_state()) for _ in range(2))))
+    net.eval()
+    before = NetEvaluator(net, torch.device("cpu"))(planes, masks)
+    net.train()  # as the learner leaves it; batch statistics would change the answer
+    after = NetEvaluator(net, torch.device("cpu"))(planes[:1], masks[:1])
+    assert not net.training and np.allclose(after[0], before[0][:1], atol=1e-6)
+
+
 def test_gumbel_search_trains_and_plays_through_the_command(workdir: Path):
     summary = json.loads(rl("train", "alphazero", "--game", "tic_tac_toe", "--search", "gumbel",
                             "--iterations", "2", "--resign-rate", "0.05", *TINY, "--run-dir",

@@ -60,7 +60,8 @@ class NetEvaluator:
 
     @torch.inference_mode()
     def __call__(self, planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.net.eval()  # a learner may have switched it to training in between
+        if self.net.training:  # a learner switched it to training in between
+            self.net.eval()  # (a walk over every module: not on each of a search's calls)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, values = self.net(torch.from_numpy(planes).to(self.device))[:2]
         logits = logits.float().masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
