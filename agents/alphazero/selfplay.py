@@ -72,8 +72,9 @@ class Joined:
         return sum(len(p) for p in self.parts)
 
     def take(self, idx: np.ndarray) -> Positions:
-        ends = np.cumsum([len(p) for p in self.parts])
-        starts = ends - [len(p) for p in self.parts]
+        lengths = np.array([len(p) for p in self.parts])
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
         part = np.searchsorted(ends, idx, side="right")
         order = np.argsort(part, kind="stable")  # idx grouped by part, in order within each
         grouped = Positions.concat([self.parts[k].take(idx[part == k] - starts[k])
