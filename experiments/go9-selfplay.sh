@@ -17,11 +17,11 @@ COMMON=(--game go9 --init-model "$START" --pretrain "$DATA" --pretrain-epochs 0
         --eval-opponents "gtp:$GNUGO --level 10" --seed 0)
 
 declare -A RUNS=(
-  [puct]=""                                           # today's loop: the weakening baseline
-  [gumbel]="--search gumbel"                          # Gumbel AlphaZero's search and targets
+  [puct]="--expert-share 0"                           # the loop that weakened: no anchor
+  [gumbel]="--search gumbel --expert-share 0"         # Gumbel AlphaZero's search and targets
   [gumbel-anchor]="--search gumbel --expert-share 0.25"  # + GNU Go's positions in every batch
   [gumbel-anchor-lr]="--search gumbel --expert-share 0.25 --lr 2e-4"  # + a lower rate
-  [puct-anchor]="--expert-share 0.25"                 # the anchor alone, with PUCT
+  [puct-anchor]="--expert-share 0.25"                 # the anchor alone, with PUCT (the preset)
 )
 for name in puct gumbel gumbel-anchor gumbel-anchor-lr puct-anchor; do
   run="$BASE/$name"
