@@ -287,6 +287,13 @@ def test_expert_positions_can_anchor_self_play_without_pretraining_again(workdir
     assert alone.returncode == 2 and "--expert-share needs --pretrain" in alone.stderr
 
 
+def test_the_go9_preset_anchors_to_expert_games_only_when_there_are_some():
+    from agents.alphazero.config import defaults_for
+
+    assert defaults_for({"game": "go9", "pretrain": "data/go9"})["expert_share"] == 0.25
+    assert "expert_share" not in defaults_for({"game": "go9"})  # self-play alone still runs
+
+
 def test_joined_positions_sample_as_their_concatenation_would():
     rng = np.random.default_rng(0)
     parts = [Positions(rng.integers(0, 2, (n, 3, 2, 2), dtype=np.uint8),

@@ -204,6 +204,9 @@ PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-
 
 
 def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
-    """The game's preset; its bf16 search only where this machine computes bf16 natively."""
-    return native_here(PRESETS.get(resolve_game(layers.get("game", Config.game)), {}),
-                       "search_bf16")
+    """The game's preset; its bf16 search only where this machine computes bf16 natively, its
+    expert anchor only where there are expert games to draw from (--pretrain)."""
+    preset = PRESETS.get(resolve_game(layers.get("game", Config.game)), {})
+    if not layers.get("pretrain"):
+        preset = {k: v for k, v in preset.items() if k != "expert_share"}
+    return native_here(preset, "search_bf16")
