@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Go 9x9, AlphaGo's recipe against GNU Go: expert games -> supervised pretraining -> self-play
-# -> a ladder of matches. Run again, it skips the finished steps and resumes training (`--resume`).
+# -> a ladder of matches. Run again, it skips the finished steps, keeps the expert games already
+# written and resumes training (`--resume`).
 # Needs GNU Go: apt-get install gnugo.
 #   experiments/go9.sh [RUN_DIR]          (default runs/go9)
 set -euo pipefail

@@ -3,6 +3,7 @@ rules a player must respect (eyes, passes, superko, Tromp-Taylor scores)."""
 import io
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from agents.arena.gtp import EngineError, GtpPlayer, GtpServer, Referee
 from agents.arena.match import Match
 from agents.arena.players import RandomPlayer, SearchPlayer
 from agents.mcts import Node, SearchConfig, uniform_evaluator
-from conftest import ROOT, rl
+from conftest import ROOT, rl, rl_popen
 from envs import go
 from envs.games import load_game
 from envs.records import GameRecord, read_records
@@ -302,6 +303,28 @@ def test_gnugo_generates_expert_games_as_sgf_with_random_openings(tmp_path: Path
     assert all(0 <= r.opening <= 3 for r in records) and any(r.opening for r in records)
     positions = expert_positions(game, records)[0]  # random moves teach no policy
     assert (positions.policy_weight == 0).sum() == sum(r.opening for r in records)
+
+
+@needs_gnugo
+def test_expert_games_killed_midway_go_on_to_the_games_an_unbroken_run_plays(tmp_path: Path):
+    args = ["games", "generate", "--game", "go9", "--expert", "gtp:gnugo --mode gtp --level 1",
+            "--games", "4", "--parallel", "1"]
+    rl(*args, "--out", "unbroken", cwd=tmp_path, check=True)
+    proc, killed = rl_popen(*args, "--out", "killed", cwd=tmp_path), tmp_path / "killed"
+    deadline = time.monotonic() + 60
+    while not list(killed.glob("game-*.sgf")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    proc.communicate()
+    kept = {p.name: p.stat().st_mtime_ns for p in killed.glob("game-*.sgf")}
+    assert 1 <= len(kept) < 4
+    again = rl(*args, "--out", "killed", cwd=tmp_path, check=True)
+    assert f"{len(kept)} of the 4 games are there already" in again.stderr
+    assert all((killed / name).stat().st_mtime_ns == t for name, t in kept.items())
+    game = load_game("go9")
+    for name in (f"game-{k:05d}.sgf" for k in range(4)):
+        assert read_records(killed / name, game).records[0].moves == \
+            read_records(tmp_path / "unbroken" / name, game).records[0].moves
 
 
 def test_the_score_target_matches_gnugos_final_score_on_recorded_games():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from envs.records import GameRecord
 from rl.errors import UserError
 from rl.progress import TrainingProgress
 from rl.stats import summarise_match
+
+SGF_NAME = "game-{:05d}.sgf"  # a game's file in save_dir, by its key
 
 
 @dataclass
@@ -83,8 +85,10 @@ class Match:
 
     def __init__(self, game: Game, agent: Player, opponent: Player, *, referee: Any = None,
                  save_dir: Path | None = None, first_key: int = 0,
-                 opening: Callable[[Any, int], list[int]] | None = None):
+                 opening: Callable[[Any, int], list[int]] | None = None,
+                 skip: Collection[int] = ()):
         self.game, self.agent, self.opponent = game, agent, opponent
+        self.skip = skip  # keys not to play: games an earlier, killed run has saved
         self.players = [agent] if agent is opponent else [agent, opponent]
         self.late = [p for p in self.players if p.answers_later]
         self.referee, self.save_dir, self.first_key, self.opening = (referee, save_dir,
@@ -97,11 +101,12 @@ class Match:
     def play(self, games: int, parallel: int | None = None,
              progress: bool = False) -> MatchResult:
         """`games` games, up to `parallel` of them going at once (default: all)."""
-        self.todo = iter(range(self.first_key, self.first_key + games))
-        self.bar = TrainingProgress(games, label=f"{self.agent.name} vs {self.opponent.name}",
+        keys = [k for k in range(self.first_key, self.first_key + games) if k not in self.skip]
+        self.todo = iter(keys)
+        self.bar = TrainingProgress(len(keys), label=f"{self.agent.name} vs {self.opponent.name}",
                                     enabled=progress, unit="games")
         try:
-            for _ in range(parallel or games):
+            for _ in range(parallel or len(keys)):
                 self.start()
             while self.states:
                 self.turn()
@@ -195,7 +200,7 @@ class Match:
         if self.save_dir is not None and self.game.record_format == "sgf":
             from envs.sgf import write_sgf
 
-            write_sgf(self.save_dir / f"game-{key:05d}.sgf", self.game, record)
+            write_sgf(self.save_dir / SGF_NAME.format(key), self.game, record)
         for p in self.players:
             p.end_game(key)
         self.result.add(seat, value, rules if self.referee is not None else None, record)
@@ -229,12 +234,20 @@ def random_opening(game: Game, most: int, seed: int) -> Callable[[Any, int], lis
     return opening
 
 
+def saved_games(save_dir: Path) -> set[int]:
+    """The keys of the games saved in `save_dir` (each file is whole: written atomically)."""
+    return {int(p.stem.removeprefix("game-")) for p in save_dir.glob("game-*.sgf")
+            if p.stem.removeprefix("game-").isdigit()}
+
+
 def generate_games(game: Game, experts: Sequence[Player], games: int,
                    save_dir: Path | None = None, parallel: int | None = None,
                    progress: bool = False, random_moves: int = 0,
-                   seed: int = 0) -> list[GameRecord]:
+                   seed: int = 0, skip: Collection[int] = ()) -> list[GameRecord]:
     """Expert games: each expert against itself, the games shared out among the experts,
-    each game opened by up to `random_moves` random moves (recorded as such)."""
+    each game opened by up to `random_moves` random moves (recorded as such). The games
+    numbered in `skip` are not played (their SGF is there already); the others are the same
+    games they would have been, since a game's seeds and opening follow its number."""
     records: list[GameRecord] = []
     share, extra = divmod(games, len(experts))
     opening = random_opening(game, random_moves, seed) if random_moves else None
@@ -243,7 +256,7 @@ def generate_games(game: Game, experts: Sequence[Player], games: int,
         n = share + (i < extra)
         if n:
             match = Match(game, expert, expert, save_dir=save_dir, first_key=first,
-                          opening=opening)
+                          opening=opening, skip=skip)
             records += match.play(n, parallel, progress).records
             first += n
     return records

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ def add_parser(sub: Any) -> None:
     gen.add_argument("--games", type=int, default=1000, help="games to play (default 1000)")
     gen.add_argument("--out", type=Path, required=True,
                      help="where to write them: a folder of SGF files for Go (each written as "
-                     "its game ends), a records file for the other games")
+                     "its game ends; the games found there are kept, so a killed run goes on), "
+                     "a records file for the other games")
     gen.add_argument("--seed", type=int, default=0, help="seed of the expert's choices (GNU Go "
                      "gets --seed SEED+game)")
     gen.add_argument("--parallel", type=int, default=8,
@@ -40,7 +42,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_games(args: argparse.Namespace) -> int:
-    from agents.arena.match import generate_games
+    from agents.arena.match import generate_games, saved_games
     from agents.arena.registry import make_player
     from envs.games import load_game
     from envs.records import write_records
@@ -58,23 +60,29 @@ def cmd_games(args: argparse.Namespace) -> int:
     experts = [make_player(spec, game, args.seed + 100_000 * i, timeout=args.timeout)
                for i, spec in enumerate(specs)]
     sgf = game.record_format == "sgf"
+    # a killed run goes on where it stopped: the games whose SGF is there are not played again
+    kept = {k for k in saved_games(args.out) if k < args.games} if sgf else set()
+    if kept:
+        print(f"{args.out}: {len(kept)} of the {args.games} games are there already (kept); "
+              f"playing the other {args.games - len(kept)}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         records = generate_games(game, experts, args.games, save_dir=args.out if sgf else None,
                                  parallel=args.parallel, progress=True,
-                                 random_moves=args.random_moves, seed=args.seed)
+                                 random_moves=args.random_moves, seed=args.seed, skip=kept)
     finally:
         for expert in experts:
             expert.close()
     if not sgf:
         write_records(args.out, game, records)
-    results = [r.result for r in records]
+    results, lengths = [r.result for r in records], [len(r.moves) for r in records]
     print(json.dumps({"game": game.name, "experts": specs, "games": len(records),
+                      "kept": len(kept),
                       "first_player_wins": sum(r > 0 for r in results),
                       "draws": sum(r == 0 for r in results),
                       "second_player_wins": sum(r < 0 for r in results),
                       "distinct": len({tuple(r.moves) for r in records}),
-                      "mean_length": round(sum(len(r.moves) for r in records) / len(records), 1),
+                      "mean_length": round(sum(lengths) / max(len(lengths), 1), 1),
                       "seconds": round(time.perf_counter() - t0, 1), "out": str(args.out)}))
     return 0
 
