@@ -200,8 +200,8 @@ PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-
             "pretrain_epochs": 6, "iterations": 80, "eval_every": 10, "eval_games": 40,
             "search_bf16": True, "score_weight": 0.5, "expert_share": 0.25,
             "resign_rate": 0.05,
-            # best.pt is chosen against the opponent the results are read against (reported
-            # on fresh games: the ladder's seeds differ)
+            # the strength curve against the opponent the results are read against (best.pt
+            # stays the accepted network, here the latest: nothing is picked on these games)
             "eval_simulations": 100, "eval_opponents": f"gtp:{GNUGO} --level 10"},
 }
 
