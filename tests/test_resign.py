@@ -4,7 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.alphazero.resign import CEILING, NEVER, GameWatch, calibrate, played_out_figures
+from agents.alphazero.resign import (
+    CEILING,
+    NEVER,
+    WINDOW,
+    Calibration,
+    GameWatch,
+    calibrate,
+    played_out_figures,
+)
 from agents.alphazero.selfplay import PlaySettings, self_play
 from agents.mcts import SearchConfig, uniform_evaluator
 from envs.games import load_game
@@ -39,11 +47,26 @@ def test_self_play_resigns_only_games_allowed_to(off_share: float, resigned: int
 
 
 def test_the_threshold_lets_at_most_the_rate_of_winners_resign():
-    lows = [-0.97, -0.9, -0.8, -0.7, -0.6, -0.4, -0.3, -0.2, -0.1, 0.0]
-    threshold = calibrate(lows, rate=0.1)
-    assert sum(low < threshold for low in lows) <= 1
-    assert calibrate([0.5, 0.6], rate=0.05) == CEILING  # never resign a game not clearly lost
-    assert calibrate([], rate=0.05) == NEVER
+    lows = list(np.linspace(-0.99, 0.0, 40))
+    threshold = calibrate(lows, rate=0.05)
+    assert sum(low < threshold for low in lows) <= 2
+    assert calibrate([0.5] * 40, rate=0.05) == CEILING  # never resign a game not clearly lost
+
+
+def test_nobody_resigns_until_enough_games_were_played_out():
+    # from a dozen winners the 5% quantile is their lowest value: too few to read it from
+    assert calibrate([-0.9] * 39, rate=0.05) == NEVER
+    assert calibrate([-0.9] * 40, rate=0.05) == -0.9
+
+
+def test_the_calibration_reads_the_last_window_of_played_out_winners():
+    calibration = Calibration(rate=0.05)
+    calibration.update([-0.99] * WINDOW)  # an early value head, sure of losses it won
+    assert calibration.threshold == -0.99
+    calibration.update([-0.6] * WINDOW)
+    assert calibration.threshold == -0.6
+    restored = Calibration.restored(0.05, calibration.state_dict())
+    assert restored.threshold == -0.6 and list(restored.lows) == list(calibration.lows)
 
 
 def test_false_resignations_are_counted_on_played_out_games():

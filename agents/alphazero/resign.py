@@ -4,15 +4,24 @@ A player resigns when its search's value of the position stays below a threshold
 its moves in a row. A share of the games is played out with resignation off: in them we see
 what the threshold would have done, and a resignation by the player who went on to win (or
 draw) is a false one. After each iteration the threshold is set so that at most `rate` of
-those games' winners would have resigned (AlphaGo Zero: 5%), and never above CEILING, so only
-games the search thinks clearly lost end early.
+the last WINDOW such games' winners would have resigned (AlphaGo Zero: 5% of the games played
+out), and never above CEILING, so only games the search thinks clearly lost end early.
 """
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 NEVER = -1.0  # a threshold no value falls below: nobody resigns (before the first calibration)
 CEILING = -0.5
+# One iteration plays out a dozen games (go9: 20% of 64), and the 5% quantile of a dozen is
+# their lowest value, which the next game's winner undercuts about 1 time in 13 (8%): the
+# threshold is read from the winners of the last WINDOW played-out games (about ten go9
+# iterations), recent enough to follow the value head as it learns.
+WINDOW = 128
 
 
 class GameWatch:
@@ -36,10 +45,35 @@ class GameWatch:
 
 def calibrate(winner_lows: list[float], rate: float) -> float:
     """The threshold at which a share `rate` of the played-out games' winners would have
-    resigned (NEVER without such games)."""
-    if not winner_lows or rate <= 0:
+    resigned; NEVER until there are 2 / rate of them (before that the quantile is the single
+    lowest value, and more than `rate` of new winners would fall below it)."""
+    if rate <= 0 or len(winner_lows) < 2 / rate:
         return NEVER
     return min(float(np.quantile(winner_lows, rate)), CEILING)
+
+
+class Calibration:
+    """The resignation threshold and the played-out winners' lowest values it is read from,
+    kept in the checkpoint so a resumed run goes on with the same threshold."""
+
+    def __init__(self, rate: float, threshold: float = NEVER, lows: Iterable[float] = ()):
+        self.rate, self.threshold = rate, threshold
+        self.lows: deque[float] = deque(lows, maxlen=WINDOW)
+
+    def update(self, winner_lows: list[float]) -> float:
+        """An iteration's played-out winners join the window: the next threshold."""
+        self.lows.extend(winner_lows)
+        self.threshold = calibrate(list(self.lows), self.rate)
+        return self.threshold
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"resign_threshold": self.threshold, "resign_lows": list(self.lows)}
+
+    @classmethod
+    def restored(cls, rate: float, state: dict[str, Any] | None) -> Calibration:
+        """From a checkpoint (one from before the window keeps its threshold alone)."""
+        state = state or {}
+        return cls(rate, state.get("resign_threshold", NEVER), state.get("resign_lows", ()))
 
 
 def played_out_figures(watches: list[GameWatch], results: list[float], threshold: float

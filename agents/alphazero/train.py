@@ -29,7 +29,7 @@ from agents.alphazero.learner import (
 )
 from agents.alphazero.net import build_net, load_network_into, net_player, network_meta
 from agents.alphazero.pool import SelfPlayPool
-from agents.alphazero.resign import NEVER, calibrate
+from agents.alphazero.resign import Calibration
 from agents.arena.match import Match
 from agents.arena.registry import make_player
 from envs.games import Game, load_game
@@ -45,7 +45,7 @@ Experts = tuple[Any, Any, Any]  # split_records: training positions, held-out on
 BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_loss",
                 "value_loss", "ownership_loss", "score_loss", "positions_per_s", "self_play_s",
                 "train_s", "iteration_s", "lr", "first_player_wins", "draws", "game_length",
-                "gate_score", "resign_threshold", "resigned", "false_resign_rate",
+                "gate_score", "resign_threshold", "resigned", "played_out", "false_resign_rate",
                 "move_accuracy", "held_out_value_loss"]
 
 
@@ -99,8 +99,9 @@ def pretrain(cfg: Config, learner: Learner, run: Run, opts: RunOptions, experts:
             break
         # cosine from 2 x lr down to lr, where self-play starts
         learner.set_lr(cfg.lr * (1.5 + 0.5 * math.cos(math.pi * done / steps)))
-        losses += learner.fit(expert, min(100, steps - done), run.guard)
-        bar.update(done + 100, loss=sum(mean_losses(losses[-100:]).values()))
+        n = min(100, steps - done)
+        losses += learner.fit(expert, n, run.guard)
+        bar.update(done + n, loss=sum(mean_losses(losses[-100:]).values()))
     bar.close()
     held = held_out_figures(learner.net, held_out, learner.device)
     figures = {"pretrain_games": len(report.records), "pretrain_read": report.describe(),
@@ -206,14 +207,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         loop.save(snapshot(), best=True)
 
     players = make_players(cfg, game, run, opts, iteration)
-    resign = state.get("resign_threshold", NEVER) if state else NEVER
+    resign = Calibration.restored(cfg.resign_rate, state)
     try:
         while loop.running(iteration):
-            row, accepted, resign = iterate(cfg, game, learner, best_net, players, run,
-                                            iteration, resign, held_out)
+            row, accepted = iterate(cfg, game, learner, best_net, players, run, iteration,
+                                    resign, held_out)
             iteration += 1
             loop.log(iteration, row)
-            loop.save({**snapshot(), "resign_threshold": resign}, best=accepted)
+            loop.save({**snapshot(), **resign.state_dict()}, best=accepted)
             loop.progress(iteration, force=True,
                           loss=row["policy_loss"] + row["value_loss"],
                           pos_s=round(row["positions_per_s"]),
@@ -231,16 +232,19 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
 
 def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module,
             players: SelfPlayPool | RaySelfPlay,
-            run: Run, iteration: int, resign: float, held_out: Any
-            ) -> tuple[dict[str, Any], bool, float]:
+            run: Run, iteration: int, resign: Calibration, held_out: Any
+            ) -> tuple[dict[str, Any], bool]:
     """One iteration: the best network's self-play games join the window, the learner trains
-    on it, the gate (if any) decides, the strength is measured. Returns the metrics row,
-    whether the new network was accepted and the next resignation threshold."""
+    on it, the gate (if any) decides, the strength is measured, the resignation threshold is
+    calibrated for the next one. Returns the metrics row and whether the new network was
+    accepted."""
     device = learner.device
     lr = cfg.lr_at(iteration)
     learner.set_lr(lr)
     t0 = time.perf_counter()  # self-play and training, one after the other or overlapping
-    done = players.iteration(learner, best_net, iteration, resign, cfg.train_steps, run.guard)
+    threshold = resign.threshold
+    done = players.iteration(learner, best_net, iteration, threshold, cfg.train_steps,
+                             run.guard)
     iteration_s = time.perf_counter() - t0
     stats = done.stats
     if cfg.save_games and game.record_format == "sgf":
@@ -253,10 +257,11 @@ def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module,
            "iteration_s": iteration_s, "lr": lr,
            # self-play's own results: draws rise as play improves
            "first_player_wins": stats["first_player_wins"] / n, "draws": stats["draws"] / n,
-           "game_length": stats["mean_length"], "resign_threshold": resign,
-           "resigned": stats["resigned"] / n,
-           "false_resign_rate": stats["false_resign"] / stats["would_resign"]
-           if stats["would_resign"] else None, **done.extra}
+           "game_length": stats["mean_length"], "resign_threshold": threshold,
+           "resigned": stats["resigned"] / n, "played_out": stats["played_out"],
+           # AlphaGo Zero's false positives: played-out games whose winner would have resigned
+           "false_resign_rate": stats["false_resign"] / stats["played_out"]
+           if stats["played_out"] else None, **done.extra}
     accepted = True
     if cfg.gate_games:
         row["gate_score"] = gate(cfg, game, learner.net, best_net, device, iteration + 1)
@@ -267,7 +272,8 @@ def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module,
         row.update(held_out_figures(best_net, held_out, device))
     if cfg.eval_every and (iteration + 1) % cfg.eval_every == 0:
         row.update(strength(cfg, game, best_net, device, iteration + 1))
-    return row, accepted, calibrate(stats["winner_lows"], cfg.resign_rate)
+    resign.update(stats["winner_lows"])
+    return row, accepted
 
 
 def plot(run: Run) -> None:
