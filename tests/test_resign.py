@@ -67,6 +67,7 @@ def test_the_calibration_reads_the_last_window_of_played_out_winners():
     assert calibration.threshold == -0.6
     restored = Calibration.restored(0.05, calibration.state_dict())
     assert restored.threshold == -0.6 and list(restored.lows) == list(calibration.lows)
+    assert Calibration.restored(0.05, {"resign_threshold": -0.6}).threshold == NEVER
 
 
 def test_false_resignations_are_counted_on_played_out_games():

@@ -71,9 +71,11 @@ class Calibration:
 
     @classmethod
     def restored(cls, rate: float, state: dict[str, Any] | None) -> Calibration:
-        """From a checkpoint (one from before the window keeps its threshold alone)."""
-        state = state or {}
-        return cls(rate, state.get("resign_threshold", NEVER), state.get("resign_lows", ()))
+        """From a checkpoint; one from before the window starts over (its threshold was read
+        from one iteration's games)."""
+        if not state or "resign_lows" not in state:
+            return cls(rate)
+        return cls(rate, state["resign_threshold"], state["resign_lows"])
 
 
 def played_out_figures(watches: list[GameWatch], results: list[float], threshold: float
