@@ -27,7 +27,8 @@ from rl.errors import UserError
 from rl.progress import TrainingProgress
 from rl.stats import summarise_match
 
-SGF_NAME = "game-{:05d}.sgf"  # a game's file in save_dir, by its key
+SGF_PREFIX = "game-"
+SGF_NAME = SGF_PREFIX + "{:05d}.sgf"  # a game's file in save_dir, by its key
 
 
 @dataclass
@@ -236,8 +237,8 @@ def random_opening(game: Game, most: int, seed: int) -> Callable[[Any, int], lis
 
 def saved_games(save_dir: Path) -> set[int]:
     """The keys of the games saved in `save_dir` (each file is whole: written atomically)."""
-    return {int(p.stem.removeprefix("game-")) for p in save_dir.glob("game-*.sgf")
-            if p.stem.removeprefix("game-").isdigit()}
+    keys = (p.stem.removeprefix(SGF_PREFIX) for p in save_dir.glob(SGF_PREFIX + "*.sgf"))
+    return {int(k) for k in keys if k.isdigit()}
 
 
 def generate_games(game: Game, experts: Sequence[Player], games: int,
