@@ -41,38 +41,46 @@ if [ ! -f "$DATA/gnugo-random/.done" ]; then
 fi
 
 # 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset)
-if [ -d "$RUN" ]; then
+if [ -f "$RUN/summary.json" ]; then
+  :  # trained to the end
+elif [ -d "$RUN" ]; then
   timed train $RL train alphazero --resume "$RUN"
 else
   timed train $RL train alphazero --game go9 --pretrain "$DATA" --seed 0 --run-dir "$RUN"
 fi
 
-# 4. the ladder: both stages against random and GNU Go levels 1, 5 and 10 (GNU Go referees),
-#    200 games where the figures are read (levels 1 and 10)
+# 4. the matches, GNU Go as referee of each, colours alternating, a file of JSON per match
+#    (a match killed midway is played again): the figures the pipeline is for first
 mkdir -p "$RUN/ladder"
-for stage in pretrained best; do
-  for pair in random:100 1:200 5:50 10:200; do
-    level=${pair%%:*} games=${pair##*:}
-    if [ "$level" = random ]; then opponent=random name=random
-    else opponent="gtp:$GNUGO --level $level" name=gnugo-level$level; fi
-    out="$RUN/ladder/$stage-vs-$name.json"
-    [ -f "$out" ] && continue
-    timed "$stage-vs-$name" $RL eval "$RUN" --checkpoint "$stage" --opponent "$opponent" \
-      --games "$games" --save-games "$RUN/ladder/$stage-vs-$name" --json > "$out.part"
-    mv "$out.part" "$out"
-  done
-done
-
-# 5. head to head: the self-play network against the supervised one it started from, each
-#    with the run's evaluation simulations, colours alternating, GNU Go as referee
-out="$RUN/ladder/best-vs-pretrained.json"
-if [ ! -f "$out" ]; then
+ladder() {  # ladder STAGE LEVEL|random GAMES: a stage against GNU Go at a level, or random
+  local stage=$1 level=$2 games=$3 opponent name
+  if [ "$level" = random ]; then opponent=random name=random
+  else opponent="gtp:$GNUGO --level $level" name=gnugo-level$level; fi
+  local out="$RUN/ladder/$stage-vs-$name.json"
+  [ -f "$out" ] && return
+  timed "$stage-vs-$name" $RL eval "$RUN" --checkpoint "$stage" --opponent "$opponent" \
+    --games "$games" --save-games "$RUN/ladder/$stage-vs-$name" --json > "$out.part"
+  mv "$out.part" "$out"
+}
+head_to_head() {  # the self-play network against the supervised one it started from, each
+  # with the run's evaluation simulations
+  local out="$RUN/ladder/best-vs-pretrained.json"
+  [ -f "$out" ] && return
   [ -d "$RUN/pretrained-agent" ] || $RL export "$RUN" --checkpoint pretrained \
     --out "$RUN/pretrained-agent"
   timed best-vs-pretrained $RL eval "$RUN" --checkpoint best --opponent "$RUN/pretrained-agent" \
     --games 200 --referee "$GNUGO" --save-games "$RUN/ladder/best-vs-pretrained" --json \
     > "$out.part"
   mv "$out.part" "$out"
-fi
+}
+ladder best 10 200
+head_to_head
+ladder pretrained 10 200
+# the rest of the README's ladder: random and GNU Go levels 1 (200 games) and 5
+for stage in best pretrained; do
+  ladder $stage 1 200
+  ladder $stage 5 50
+  ladder $stage random 100
+done
 # the shipped agent, the stronger of the two against GNU Go level 10:
 #   rl export "$RUN" --checkpoint best|pretrained --out experiments/agents/go9 --overwrite
