@@ -63,13 +63,15 @@ ladder() {  # ladder STAGE LEVEL|random GAMES: a stage against GNU Go at a level
   mv "$out.part" "$out"
 }
 head_to_head() {  # the self-play network against the supervised one it started from, each
-  # with the run's evaluation simulations
+  # with the run's evaluation simulations, each pair of games from the same 0-4 random moves
+  # (the two networks alone repeat a few games: 39 distinct of 200)
   local out="$RUN/ladder/best-vs-pretrained.json"
   [ -f "$out" ] && return
   [ -d "$RUN/pretrained-agent" ] || $RL export "$RUN" --checkpoint pretrained \
     --out "$RUN/pretrained-agent"
   timed best-vs-pretrained $RL eval "$RUN" --checkpoint best --opponent "$RUN/pretrained-agent" \
-    --games 200 --referee "$GNUGO" --save-games "$RUN/ladder/best-vs-pretrained" --json \
+    --games 200 --random-moves 4 --referee "$GNUGO" --save-games "$RUN/ladder/best-vs-pretrained" \
+    --json \
     > "$out.part"
   mv "$out.part" "$out"
 }

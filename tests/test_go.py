@@ -331,7 +331,7 @@ def test_the_score_target_matches_gnugos_final_score_on_recorded_games():
     """KataGo's score target, from the final position (area scoring, komi 7.5), equals the
     score GNU Go gave as referee (RE) in the ladder's recorded games against level 10."""
     game = load_game("go9")
-    records = read_records(ROOT / "experiments/results/go9/games", game).records
+    records = read_records(ROOT / "experiments/results/go9/run-2026-11-24/games", game).records
     assert len(records) == 4
     for record in records:
         positions, _ = expert_positions(game, [record])
@@ -376,3 +376,18 @@ def test_self_play_can_start_from_the_shipped_supervised_network(tmp_path: Path)
                str(ROOT / "experiments/agents/tic_tac_toe"), *tiny, cwd=tmp_path)
     assert wrong.returncode == 2 and "game='tic_tac_toe'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_a_head_to_head_opens_each_pair_of_games_alike_with_colours_swapped(tmp_path: Path):
+    """Two nearly deterministic networks repeat whole games: --random-moves opens games 2k and
+    2k+1 with the same random moves, the agent first in one and second in the other."""
+    proc = rl("eval", str(AGENT), "--opponent", str(AGENT), "--games", "4", "--simulations",
+              "4", "--random-moves", "4", "--referee", "none", "--save-games", "g", "--json",
+              cwd=tmp_path, check=True)
+    assert '"games": 4' in proc.stdout
+    game = load_game("go9")
+    records = [read_records(tmp_path / "g" / f"game-{k:05d}.sgf", game).records[0]
+               for k in range(4)]
+    openings = [tuple(r.moves[:r.opening]) for r in records]
+    assert openings[0] == openings[1] and openings[2] == openings[3]
+    assert openings[0] != openings[2] and any(openings)

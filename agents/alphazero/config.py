@@ -163,6 +163,9 @@ class EvalConfig:
                          "(times the games sharing each core)", min=0.0, min_exclusive=True)
     seed: int | None = opt(None, "seed of the agent's and the opponent's choices (default: the "
                            "run's seed + 50000)")
+    random_moves: int = opt(0, "open each pair of games with the same 0-N random moves, once "
+                            "with each colour (two nearly deterministic players repeat whole "
+                            "games otherwise)", min=0)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,11 @@ import numpy as np
 from agents.alphazero.config import EvalConfig, RecordConfig
 from agents.alphazero.net import agent_player, load_net, net_player, with_precision
 from agents.arena.gtp import GtpServer, Referee, is_gnugo
-from agents.arena.match import Match
+from agents.arena.match import Match, random_opening
 from agents.arena.pictures import draw
 from agents.arena.protocol import RESIGN
 from agents.arena.registry import make_player
-from envs.games import load_game
+from envs.games import Game, load_game
 from envs.records import GameRecord
 from rl.errors import UserError
 from rl.run import Run
@@ -34,6 +35,15 @@ def referee_for(game: Any, opponent: str, choice: str | None) -> Referee | None:
     command = choice or (REFEREE if opponent.startswith("gtp:") and is_gnugo(opponent[4:])
                          else None)
     return Referee(game, command) if command else None
+
+
+def paired_opening(game: Game, most: int, seed: int) -> Callable[[Any, int], list[int]] | None:
+    """Games 2k and 2k+1 (the agent first, then second) open with the same random moves, so
+    an opening that favours one colour favours each player once."""
+    if not most:
+        return None
+    opening = random_opening(game, most, seed)
+    return lambda state, key: opening(state, key // 2)
 
 
 def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
@@ -55,7 +65,8 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     save = Path(ev.save_games) if ev.save_games else None
     t0 = time.perf_counter()
     try:
-        result = Match(game, agent, opponent, referee=referee, save_dir=save).play(
+        result = Match(game, agent, opponent, referee=referee, save_dir=save,
+                       opening=paired_opening(game, ev.random_moves, seed)).play(
             ev.games, parallel, progress)
     finally:
         opponent.close()
