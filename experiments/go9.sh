@@ -71,8 +71,7 @@ head_to_head() {  # the self-play network against the supervised one it started 
     --out "$RUN/pretrained-agent"
   timed best-vs-pretrained $RL eval "$RUN" --checkpoint best --opponent "$RUN/pretrained-agent" \
     --games 200 --random-moves 4 --referee "$GNUGO" --save-games "$RUN/ladder/best-vs-pretrained" \
-    --json \
-    > "$out.part"
+    --json > "$out.part"
   mv "$out.part" "$out"
 }
 ladder best 10 200
