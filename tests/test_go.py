@@ -384,7 +384,7 @@ def test_a_head_to_head_opens_each_pair_of_games_alike_with_colours_swapped(tmp_
     proc = rl("eval", str(AGENT), "--opponent", str(AGENT), "--games", "4", "--simulations",
               "4", "--random-moves", "4", "--referee", "none", "--save-games", "g", "--json",
               cwd=tmp_path, check=True)
-    assert '"games": 4' in proc.stdout
+    assert '"games": 4' in proc.stdout and '"random_moves": 4' in proc.stdout
     game = load_game("go9")
     records = [read_records(tmp_path / "g" / f"game-{k:05d}.sgf", game).records[0]
                for k in range(4)]

@@ -75,7 +75,7 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     return {"algo": "alphazero", "game": game.name, "checkpoint": checkpoint,
             "iteration": state["iteration"], "opponent": ev.opponent,
             "referee": referee.command if referee else "rules (open_spiel)",
-            "simulations": agent.cfg.simulations,
+            "simulations": agent.cfg.simulations, "random_moves": ev.random_moves,
             "search_precision": cfg.search_precision, **result.summary(),
             "seconds": round(time.perf_counter() - t0, 1)}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -43,8 +43,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     amp = use_amp(cfg.amp, device)
     model, ddp, opt = prepare(cfg, data, device, layout)
     total = cfg.epochs * math.ceil(len(data.train_x) / cfg.batch_size)
-    lr_at = (lambda s: cfg.lr * 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0)))) \
-        if cfg.schedule == "cosine" else (lambda s: cfg.lr)
+    lr_at = schedule(cfg, total)
     gen = torch.Generator().manual_seed(cfg.seed)
     epoch, step, train_time = restore(loop.restore(resume), model, opt, gen)
     loop.begin(COLUMNS, total=total, done=step, label=f"{cfg.backbone} {cfg.dataset}", plot=plot,
@@ -111,6 +110,12 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
             "images_per_s": round(images / max(train_time, 1e-9), 1),
             "parameters": sum(p.numel() for p in model.parameters())}
 
+
+def schedule(cfg: Config, total: int) -> Callable[[int], float]:
+    """The learning rate at each step: constant, or cosine from cfg.lr to 0 over `total` steps."""
+    if cfg.schedule != "cosine":
+        return lambda step: cfg.lr
+    return lambda step: cfg.lr * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
 
 def my_share(cfg: Config, batch: tuple[torch.Tensor, torch.Tensor], gen: torch.Generator,
              kind: str) -> tuple[torch.Tensor, torch.Tensor]:
