@@ -4,15 +4,22 @@
 # written and resumes training (`--resume`).
 # Needs GNU Go: apt-get install gnugo.
 #   experiments/go9.sh [RUN_DIR]          (default runs/go9)
+# KEEP=DIR (a folder outside RUN) keeps what must outlive the machine, since a checkout that
+# moves to another machine keeps only committed files: the expert games packed once generated
+# (and unpacked from there when DATA is missing), both networks exported after training, the
+# matches' JSON and each step's time. Commit DIR after each leg and a later leg goes on from
+# it. Without KEEP they stay in RUN (the times beside it).
 set -euo pipefail
 RUN=${1:-runs/go9}
 DATA=${DATA:-data/go9}
+KEEP=${KEEP:-}
+NETS=${KEEP:-$RUN}  # where the exported networks and the matches' JSON go
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 RL=${RL:-rl}
 # each step's wall time, a JSON line per leg that ran (a resumed step adds a line): the
 # pipeline's time is their sum
 # (a leg killed midway logs nothing here; the run's own metrics keep its times)
-TIMES=${RUN%/}-times.jsonl
+if [ -n "$KEEP" ]; then TIMES=$KEEP/times.jsonl; else TIMES=${RUN%/}-times.jsonl; fi
 timed() {  # timed STEP COMMAND...
   local step=$1 t0=$SECONDS
   mkdir -p "$(dirname "$TIMES")"
@@ -23,6 +30,9 @@ timed() {  # timed STEP COMMAND...
     "$(nproc)" >> "$TIMES"
 }
 
+if [ -n "$KEEP" ] && [ ! -d "$DATA" ] && [ -f "$KEEP/expert-games.tar.gz" ]; then
+  mkdir -p "$DATA" && tar -xzf "$KEEP/expert-games.tar.gz" -C "$DATA"
+fi
 # 1. expert games as SGF: GNU Go against itself at levels 10, 8 and 6, a seed per game; GNU Go
 #    repeats about half of its games all the same, so a second set opens with 0-4 random moves
 if [ ! -f "$DATA/gnugo/.done" ]; then
@@ -39,9 +49,14 @@ if [ ! -f "$DATA/gnugo-random/.done" ]; then
     --expert "gtp:$GNUGO --level 8" --expert "gtp:$GNUGO --level 6"
   touch "$DATA/gnugo-random/.done"
 fi
+if [ -n "$KEEP" ] && [ ! -f "$KEEP/expert-games.tar.gz" ]; then  # 4,000 SGF files, packed
+  mkdir -p "$KEEP"
+  tar -czf "$KEEP/expert-games.tar.gz.part" -C "$DATA" gnugo gnugo-random
+  mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
+fi
 
 # 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset)
-if [ -f "$RUN/summary.json" ]; then
+if [ -f "$RUN/summary.json" ] || [ -d "$NETS/selfplay-agent" ]; then
   :  # trained to the end
 elif [ -d "$RUN" ]; then
   timed train $RL train alphazero --resume "$RUN"
@@ -49,39 +64,43 @@ else
   timed train $RL train alphazero --game go9 --pretrain "$DATA" --seed 0 --run-dir "$RUN"
 fi
 
+# both networks as agents (2.4 MB each): the matches play them, so they go on without RUN
+for pair in pretrained:pretrained best:selfplay; do  # CHECKPOINT:AGENT
+  agent="$NETS/${pair#*:}-agent"
+  [ -d "$agent" ] || $RL export "$RUN" --checkpoint "${pair%%:*}" --out "$agent"
+done
+
 # 4. the matches, GNU Go as referee of each, colours alternating, a file of JSON per match
 #    (a match killed midway is played again): the figures the pipeline is for first
-mkdir -p "$RUN/ladder"
-ladder() {  # ladder STAGE LEVEL|random GAMES: a stage against GNU Go at a level, or random
+mkdir -p "$NETS/ladder" "$RUN/ladder"
+ladder() {  # ladder STAGE LEVEL|random GAMES: a network against GNU Go at a level, or random
   local stage=$1 level=$2 games=$3 opponent name
   if [ "$level" = random ]; then opponent=random name=random
   else opponent="gtp:$GNUGO --level $level" name=gnugo-level$level; fi
-  local out="$RUN/ladder/$stage-vs-$name.json"
+  local out="$NETS/ladder/$stage-vs-$name.json"
   [ -f "$out" ] && return
-  timed "$stage-vs-$name" $RL eval "$RUN" --checkpoint "$stage" --opponent "$opponent" \
+  timed "$stage-vs-$name" $RL eval "$NETS/$stage-agent" --opponent "$opponent" \
     --games "$games" --save-games "$RUN/ladder/$stage-vs-$name" --json > "$out.part"
   mv "$out.part" "$out"
 }
 head_to_head() {  # the self-play network against the supervised one it started from, each
   # with the run's evaluation simulations, each pair of games from the same 0-4 random moves
   # (the two networks alone repeat a few games: 39 distinct of 200)
-  local out="$RUN/ladder/best-vs-pretrained.json"
+  local out="$NETS/ladder/selfplay-vs-pretrained.json"
   [ -f "$out" ] && return
-  [ -d "$RUN/pretrained-agent" ] || $RL export "$RUN" --checkpoint pretrained \
-    --out "$RUN/pretrained-agent"
-  timed best-vs-pretrained $RL eval "$RUN" --checkpoint best --opponent "$RUN/pretrained-agent" \
-    --games 200 --random-moves 4 --referee "$GNUGO" --save-games "$RUN/ladder/best-vs-pretrained" \
-    --json > "$out.part"
+  timed selfplay-vs-pretrained $RL eval "$NETS/selfplay-agent" \
+    --opponent "$NETS/pretrained-agent" --games 200 --random-moves 4 --referee "$GNUGO" \
+    --save-games "$RUN/ladder/selfplay-vs-pretrained" --json > "$out.part"
   mv "$out.part" "$out"
 }
-ladder best 10 200
+ladder selfplay 10 200
 head_to_head
 ladder pretrained 10 200
 # the rest of the README's ladder: random and GNU Go levels 1 (200 games) and 5
-for stage in best pretrained; do
+for stage in selfplay pretrained; do
   ladder $stage 1 200
   ladder $stage 5 50
   ladder $stage random 100
 done
 # the shipped agent, the stronger of the two against GNU Go level 10:
-#   rl export "$RUN" --checkpoint best|pretrained --out experiments/agents/go9 --overwrite
+#   cp -r "$NETS/selfplay-agent" or "$NETS/pretrained-agent" to experiments/agents/go9
