@@ -49,7 +49,9 @@ if [ ! -f "$DATA/gnugo-random/.done" ]; then
     --expert "gtp:$GNUGO --level 8" --expert "gtp:$GNUGO --level 6"
   touch "$DATA/gnugo-random/.done"
 fi
-if [ -n "$KEEP" ] && [ ! -f "$KEEP/expert-games.tar.gz" ]; then  # 4,000 SGF files, packed
+# 4,000 SGF files, packed once both sets are done (a leg stopped midway: pack what is there
+# by hand with the same tar command, and the next leg plays only the missing games)
+if [ -n "$KEEP" ] && [ "$DATA/gnugo-random/.done" -nt "$KEEP/expert-games.tar.gz" ]; then
   mkdir -p "$KEEP"
   tar -czf "$KEEP/expert-games.tar.gz.part" -C "$DATA" gnugo gnugo-random
   mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
