@@ -156,14 +156,16 @@ def bench_classifier(backbone: str = "deepcnn", dataset: str = "mnist-10k",
 
 
 def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, games: int = 32,
-                   seed: int = 0, seconds: float = 10.0, search: str = "puct") -> dict[str, Any]:
+                   seed: int = 0, seconds: float = 10.0, search: str = "puct",
+                   precision: str = "auto") -> dict[str, Any]:
     """Self-play positions/s: our search with batched leaf evaluation (`games` games at once)
     vs the same search and network one position at a time, and open_spiel's MCTSBot (random
-    rollouts, no network) at equal simulations, in this process one after the other."""
+    rollouts, no network) at equal simulations, in this process one after the other.
+    `precision`: the search's network, auto being the game's preset where native."""
     from dataclasses import replace
 
     from agents.alphazero.config import Config, defaults_for
-    from agents.alphazero.net import NetEvaluator, build_net
+    from agents.alphazero.net import NetEvaluator, build_net, with_precision
     from agents.alphazero.selfplay import PlaySettings, self_play
     from agents.arena.players import SpielMCTSPlayer
     from envs.games import load_game
@@ -171,8 +173,8 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
 
     game = load_game(game_name)
     # the game's training preset (trunk, leaves per call), one process
-    cfg = build_config(Config, defaults_for({"game": game.name}), {"game": game.name,
-                                                                   "search": search})
+    cfg = with_precision(build_config(Config, defaults_for({"game": game.name}),
+                                      {"game": game.name, "search": search}), precision)
     torch.manual_seed(seed)
     evaluator = NetEvaluator(build_net(cfg, game), torch.device("cpu"), cfg.search_bf16)
 

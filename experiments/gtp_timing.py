@@ -48,12 +48,27 @@ def seconds_a_move(agent: str, precision: str, env: dict[str, str], moves: int =
     return {"median_s": round(timed[len(timed) // 2], 3), "moves": len(timed), "note": note}
 
 
+def machine() -> dict:
+    """The CPU the figures are of: its name and the instruction sets that decide bf16's cost."""
+    import torch
+
+    from rl.precision import bf16_native
+
+    flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n")[0].split()
+    model = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    name = next((line.split(":", 1)[1].strip() for line in model.splitlines()
+                 if line.startswith("Model name")), "unknown")
+    return {"model": name, "cores": os.cpu_count(),
+            "avx512": any(f.startswith("avx512") for f in flags),
+            "bf16_native": bf16_native(torch.device("cpu"))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("agent", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    out = {}
+    out = {"cpu": machine()}
     for cap, extra in (("native", {}), ("avx2", AVX2)):
         for precision in ("fp32", "bf16"):
             key = f"{cap} {precision}"

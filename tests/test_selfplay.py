@@ -217,6 +217,15 @@ def test_bench_selfplay_reports_all_three():
         r["batched_positions_per_s"] / r["one_at_a_time_positions_per_s"], rel=0.02)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_bench_selfplay_times_the_precision_asked_for(precision: str):
+    """Both precisions on any CPU: an emulated bf16 is what an AVX2-only machine measures."""
+    from agents.bench import bench_selfplay
+
+    r = bench_selfplay("tic_tac_toe", simulations=4, games=2, seconds=0.05, precision=precision)
+    assert r["search_precision"] == precision
+
+
 def test_search_in_bfloat16_keeps_the_network_s_preferences():
     game = load_game("go9")
     net = build_net(Config(game="go9", backbone="resnet-go"), game)

@@ -66,6 +66,10 @@ def add_parser(sub: Any) -> None:
                           help="the tree search timed (default puct)")
     selfplay.add_argument("--games", type=positive(int), default=32,
                           help="games searched together (default 32)")
+    selfplay.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                          help="the search's network precision; auto: the game's preset where "
+                          "this machine computes it natively (an emulated one asked for is "
+                          "run, with a note) (default auto)")
     for parser in (update, selfplay):
         parser.add_argument("--seconds", type=positive(float), default=10.0,
                             help="seconds each side is timed (default 10)")
@@ -86,7 +90,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from agents.bench import bench_selfplay
 
         result = bench_selfplay(args.game, args.simulations, args.games, seconds=args.seconds,
-                                search=args.search)
+                                search=args.search, precision=args.precision)
         rows = [("positions/s, batched", "batched_positions_per_s", "one_at_a_time_positions_per_s",
                  "batched_vs_one_at_a_time"),
                 ("positions/s vs open_spiel", "batched_positions_per_s",
