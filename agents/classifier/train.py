@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -116,6 +117,7 @@ def schedule(cfg: Config, total: int) -> Callable[[int], float]:
     if cfg.schedule != "cosine":
         return lambda step: cfg.lr
     return lambda step: cfg.lr * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
+
 
 def my_share(cfg: Config, batch: tuple[torch.Tensor, torch.Tensor], gen: torch.Generator,
              kind: str) -> tuple[torch.Tensor, torch.Tensor]:
