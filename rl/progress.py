@@ -74,7 +74,7 @@ class TrainingProgress:
               file=self.stream, flush=True)
         self._last_line, self._shown_step = now, self._step
         while self._next_tenth <= self._step:
-            self._next_tenth += self.total / 10
+            self._next_tenth += max(self.total / 10, 1)  # a bar of 0 (all kept) would spin
 
     def close(self) -> None:
         """Shows the final state: the last step reached, not the last one drawn."""

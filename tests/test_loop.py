@@ -73,3 +73,16 @@ def test_a_match_summary_gives_score_and_elo_with_intervals():
     assert even["elo_ci95"][0] < 0 < even["elo_ci95"][1]
     sweep = summarise_match(20, 0, 0)
     assert sweep["elo"] is None and sweep["elo_ci95"][0] > 200  # no finite upper bound
+
+
+def test_a_progress_bar_with_nothing_to_do_closes():
+    """`rl games generate` resumed with all of an expert's games kept: a bar of 0 games (it
+    used to spin forever drawing its last line)."""
+    import io
+
+    from rl.progress import TrainingProgress
+
+    out = io.StringIO()
+    bar = TrainingProgress(0, label="level 10", unit="games", stream=out)
+    bar.close()
+    assert "0/0 games" in out.getvalue()
