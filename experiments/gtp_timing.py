@@ -54,12 +54,10 @@ def machine() -> dict:
 
     from rl.precision import bf16_native
 
-    flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n")[0].split()
-    model = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    name = next((line.split(":", 1)[1].strip() for line in model.splitlines()
-                 if line.startswith("Model name")), "unknown")
-    return {"model": name, "cores": os.cpu_count(),
-            "avx512": any(f.startswith("avx512") for f in flags),
+    first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]  # the first core's facts
+    facts = dict(map(str.strip, line.split(":", 1)) for line in first.splitlines() if ":" in line)
+    return {"model": facts.get("model name", "unknown"), "cores": os.cpu_count(),
+            "avx512": any(f.startswith("avx512") for f in facts.get("flags", "").split()),
             "bf16_native": bf16_native(torch.device("cpu"))}
 
 
