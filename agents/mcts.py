@@ -198,6 +198,20 @@ def choose(root: Node, num_actions: int, temperature: float,
     return action, policy
 
 
+def drop_move(node: Node, action: int) -> None:
+    """Take `action` out of an expanded node's moves, with its statistics, unless it is the
+    only one (a search player's rule at its root, e.g. no first pass in Go)."""
+    keep = node.actions != action
+    if keep.all() or not keep.any():
+        return
+    node.actions, node.N, node.W = node.actions[keep], node.N[keep], node.W[keep]
+    p = node.clean_prior[keep]
+    node.clean_prior = p / p.sum() if p.sum() > 0 else np.full(len(p), 1.0 / len(p))
+    node.prior = node.clean_prior
+    node.children = [c for c, k in zip(node.children, keep) if k]
+    node.visits = int(node.N.sum())
+
+
 def advance(root: Node, action: int) -> Node:
     """The subtree under the move played: its statistics are kept for the next search. A move
     the search never considers (in Go, an opponent filling its own eye) starts a fresh tree."""

@@ -180,6 +180,26 @@ def test_search_passes_when_the_opponent_passed_and_passing_wins():
     assert player.choose([0]) == [game.pass_action]
 
 
+def pass_loving_evaluator(planes: np.ndarray, masks: np.ndarray):
+    """Nearly all prior on passing, and every position looks won for the side to move."""
+    priors = masks * 1e-3
+    priors[:, -1] = 1.0
+    return priors / priors.sum(1, keepdims=True), np.ones(len(planes))
+
+
+def test_search_never_passes_first_while_it_has_other_moves():
+    # GNU Go invades an area it was left unanswered: our player passes only to answer a pass
+    game, state = play(["E5", "D4"])
+    player = SearchPlayer(game, pass_loving_evaluator, SearchConfig(simulations=16), seed=0)
+    player.new_game(0)
+    for action in state.history():
+        player.observe(0, action)
+    assert player.choose([0]) != [game.pass_action]
+    player.observe(0, player.choose([0])[0])
+    player.observe(0, game.pass_action)
+    assert player.choose([0]) == [game.pass_action]  # answering a pass: the network's choice
+
+
 # a random 5x5 game whose last move, C4, repeats an earlier position (open_spiel: a draw)
 SUPERKO = ("C4 D1 E3 A5 B5 D4 D3 C2 E1 D5 C1 E2 D2 E4 E1 A4 A3 A2 A1 B1 C3 A1 B4 B3 D1 A4 C5 A3 "
            "E5 B2 E2 D4 A5 B1 A1 A2 B3 D5 B2 A1 A4 E4 A3 A1 E5 B1 E4 D5 D4 pass D5 pass C2 A2 "

@@ -11,7 +11,15 @@ import numpy as np
 
 from agents import gumbel
 from agents.arena.protocol import RESIGN, Follower
-from agents.mcts import Evaluator, Node, SearchConfig, advance, search
+from agents.mcts import (
+    Evaluator,
+    Node,
+    SearchConfig,
+    advance,
+    drop_move,
+    evaluate_leaves,
+    search,
+)
 from envs.games import Game
 
 
@@ -120,9 +128,10 @@ class SearchPlayer:
     subtree under the moves played is reused by the next search. All games where it is to
     move are searched together, so the network sees one batch per simulation.
 
-    Go: it never repeats a position (positional superko), passes at once when the opponent
-    has passed and passing wins, and resigns when the search's value stays below
-    `resign_below` for two of its moves (None: never)."""
+    Go: it never repeats a position (positional superko), never passes first while it has
+    another move worth considering (a pass lets an opponent invade its area unanswered, and
+    GNU Go does), passes at once when the opponent has passed and passing wins, and resigns
+    when the search's value stays below `resign_below` for two of its moves (None: never)."""
 
     answers_later = False
 
@@ -153,6 +162,8 @@ class SearchPlayer:
     def choose(self, keys: Sequence[int]) -> list[int]:
         roots = [self.roots[k] for k in keys]
         rng = self.rng if self.noise else None
+        if self.game.pass_action is not None:
+            self.no_first_pass(roots)
         if self.cfg.kind == "gumbel":
             noise = gumbel.search(self.game, roots, self.evaluator, self.cfg, rng)
             best = [gumbel.chosen(r, noise[id(r)], self.cfg) for r in roots]
@@ -161,6 +172,15 @@ class SearchPlayer:
             best = [int(r.actions[self.rng.choice(np.flatnonzero(r.N == r.N.max()))])
                     for r in roots]
         return [self.pick(k, r, b) for k, r, b in zip(keys, roots, best)]
+
+    def no_first_pass(self, roots: Sequence[Node]) -> None:
+        """Pass only as an answer to a pass, or when nothing else is left to consider."""
+        evaluate_leaves(self.game, [r for r in roots if not r.expanded and not r.terminal],
+                        self.evaluator)
+        passing = self.game.pass_action
+        for root in roots:
+            if not root.terminal and root.state.history()[-1:] != [passing]:
+                drop_move(root, passing)
 
     def pick(self, key: int, root: Node, first: int) -> int:
         """The search's move `first`, unless resigning, passing to win or superko says
