@@ -62,10 +62,7 @@ class Node:
     def expand(self, priors: np.ndarray, moves: np.ndarray) -> None:
         """Children for the candidate moves (a boolean mask over actions), with priors."""
         self.actions = np.flatnonzero(moves)
-        p = priors[self.actions].astype(np.float64)
-        total = p.sum()
-        self.clean_prior = p / total if total > 0 else np.full(len(p), 1.0 / len(p))
-        self.prior = self.clean_prior
+        self.clean_prior = self.prior = normalised(priors[self.actions].astype(np.float64))
         self.N = np.zeros(len(self.actions))
         self.W = np.zeros(len(self.actions))
         self.children = [None] * len(self.actions)
@@ -104,6 +101,12 @@ class Node:
         out = np.zeros(num_actions, dtype=np.float32)
         out[self.actions] = self.N / max(self.N.sum(), 1)
         return out
+
+
+def normalised(p: np.ndarray) -> np.ndarray:
+    """Priors over a node's moves summing to one (uniform where the network gave them none)."""
+    total = p.sum()
+    return p / total if total > 0 else np.full(len(p), 1.0 / len(p))
 
 
 def evaluate_leaves(game: Game, leaves: Sequence[Node], evaluator: Evaluator) -> np.ndarray:
@@ -205,9 +208,7 @@ def drop_move(node: Node, action: int) -> None:
     if keep.all() or not keep.any():
         return
     node.actions, node.N, node.W = node.actions[keep], node.N[keep], node.W[keep]
-    p = node.clean_prior[keep]
-    node.clean_prior = p / p.sum() if p.sum() > 0 else np.full(len(p), 1.0 / len(p))
-    node.prior = node.clean_prior
+    node.clean_prior = node.prior = normalised(node.clean_prior[keep])
     node.children = [c for c, k in zip(node.children, keep) if k]
     node.visits = int(node.N.sum())
 

@@ -188,14 +188,15 @@ def pass_loving_evaluator(planes: np.ndarray, masks: np.ndarray):
 
 
 def test_search_never_passes_first_while_it_has_other_moves():
-    # GNU Go invades an area it was left unanswered: our player passes only to answer a pass
+    # a pass lets an opponent play into our area unanswered (GNU Go did): pass only to answer one
     game, state = play(["E5", "D4"])
     player = SearchPlayer(game, pass_loving_evaluator, SearchConfig(simulations=16), seed=0)
     player.new_game(0)
     for action in state.history():
         player.observe(0, action)
-    assert player.choose([0]) != [game.pass_action]
-    player.observe(0, player.choose([0])[0])
+    [move] = player.choose([0])
+    assert move != game.pass_action
+    player.observe(0, move)
     player.observe(0, game.pass_action)
     assert player.choose([0]) == [game.pass_action]  # answering a pass: the network's choice
 
