@@ -213,6 +213,17 @@ def drop_move(node: Node, action: int) -> None:
     node.visits = int(node.N.sum())
 
 
+def no_first_pass(game: Game, roots: Sequence[Node], evaluator: Evaluator) -> None:
+    """Go: take the pass out of each root's moves unless it answers a pass (or is all that is
+    left), so the player keeps answering moves played into its area; fresh roots are expanded
+    first. A pass while the opponent plays on is what GNU Go exploits (go9.md, "Passing first")."""
+    evaluate_leaves(game, [r for r in roots if not r.expanded and not r.terminal], evaluator)
+    passing = game.pass_action
+    for root in roots:
+        if not root.terminal and root.state.history()[-1:] != [passing]:
+            drop_move(root, passing)
+
+
 def advance(root: Node, action: int) -> Node:
     """The subtree under the move played: its statistics are kept for the next search. A move
     the search never considers (in Go, an opponent filling its own eye) starts a fresh tree."""

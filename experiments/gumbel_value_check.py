@@ -33,7 +33,8 @@ def values_and_outcomes(run_dir: Path, simulations: int, games: int, seed: int) 
     seen: list[list[tuple[int, float, float, float]]] = [[] for _ in roots]
     while live := [i for i, r in enumerate(roots) if not r.terminal]:
         moves = searched([roots[i] for i in live], game, evaluator, play, rng,
-                         [simulations] * len(live), [True] * len(live), [0] * len(live))
+                         [simulations] * len(live), [True] * len(live), [0] * len(live),
+                         [False] * len(live))
         for i, (action, _) in zip(live, moves):
             root = roots[i]
             seen[i].append((root.player, root.mean_value(), gumbel.root_value(root, search),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +78,10 @@ LONGEST_FIRST = ["test_readme.py", "test_atari100k.py", "test_cluster.py", "test
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
+
+
+def pass_loving_evaluator(planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Go: nearly all prior on passing, and every position looks won for the side to move."""
+    priors = masks * 1e-3
+    priors[:, -1] = 1.0
+    return priors / priors.sum(1, keepdims=True), np.ones(len(planes))

@@ -15,7 +15,7 @@ from agents.arena.gtp import EngineError, GtpPlayer, GtpServer, Referee
 from agents.arena.match import Match
 from agents.arena.players import RandomPlayer, SearchPlayer
 from agents.mcts import Node, SearchConfig, uniform_evaluator
-from conftest import ROOT, rl, rl_popen
+from conftest import ROOT, pass_loving_evaluator, rl, rl_popen
 from envs import go
 from envs.games import load_game
 from envs.records import GameRecord, read_records
@@ -178,13 +178,6 @@ def test_search_passes_when_the_opponent_passed_and_passing_wins():
     for action in state.history():
         player.observe(0, action)
     assert player.choose([0]) == [game.pass_action]
-
-
-def pass_loving_evaluator(planes: np.ndarray, masks: np.ndarray):
-    """Nearly all prior on passing, and every position looks won for the side to move."""
-    priors = masks * 1e-3
-    priors[:, -1] = 1.0
-    return priors / priors.sum(1, keepdims=True), np.ones(len(planes))
 
 
 def test_search_never_passes_first_while_it_has_other_moves():

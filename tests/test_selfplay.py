@@ -16,7 +16,7 @@ from agents.alphazero.selfplay import Joined, PlaySettings, Positions, self_play
 from agents.arena.match import Match, generate_games
 from agents.arena.players import MinimaxPlayer, RandomPlayer
 from agents.mcts import Node, SearchConfig, search, uniform_evaluator
-from conftest import rl
+from conftest import pass_loving_evaluator, rl
 from envs.games import load_game
 from envs.records import read_records, write_records
 from rl.errors import UserError
@@ -68,6 +68,25 @@ def test_value_targets_are_the_result_for_the_side_to_move(name: str):
         assert np.allclose(data.policies.sum(1), 1.0)
         decisive += first_result != 0
     assert decisive >= 2
+
+
+def first_passers(moves: list[int], passing: int) -> set[int]:
+    """The players who passed while the other had not just passed (0 Black, 1 White)."""
+    return {i % 2 for i, m in enumerate(moves) if m == passing and moves[i - 1:i] != [passing]}
+
+
+@pytest.mark.parametrize("pass_first, expected", [("both", {0}), ("one", {0, 1})])
+def test_self_play_can_keep_one_player_from_passing_first(pass_first: str, expected: set[int]):
+    # a network that loves passing ends every game with Black's first-move pass; with
+    # pass_first="one" the player drawn per game passes only to answer a pass, so in some
+    # games White is left to pass first (then Black answers)
+    game = load_game("go5")
+    play = PlaySettings(SearchConfig(simulations=8), temperature_moves=0, pass_first=pass_first)
+    _, _, records = self_play(game, pass_loving_evaluator, play, games=8,
+                              rng=np.random.default_rng(0))
+    passers = [first_passers(r.moves, game.pass_action) for r in records]
+    assert all(len(p) == 1 for p in passers)  # in each game only one player passes first
+    assert set().union(*passers) == expected
 
 
 def test_value_targets_can_mix_in_the_search_value():

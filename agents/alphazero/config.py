@@ -54,6 +54,11 @@ class Config:
     resign_off_share: float = opt(0.2, "share of self-play games played out with resignation "
                                   "off, which measure the false-resignation rate", min=0.0,
                                   max=1.0, min_exclusive=True)
+    pass_first: Literal["both", "one"] = opt(
+        "both", "Go self-play: who may pass while other moves are left: both players "
+        "(AlphaZero), or one, the other (drawn per game) playing as rl eval and rl gtp do, "
+        "passing only to answer a pass, so that a premature pass is punished in self-play as "
+        "GNU Go punishes it")
     workers: int = opt(1, "self-play processes (1 = in this process); with --ray, Ray actors",
                        min=1)
     max_staleness: int = opt(4, "--ray: most network versions an actor's games may lag behind "

@@ -18,7 +18,15 @@ import torch
 from agents import gumbel
 from agents.alphazero.config import Config
 from agents.alphazero.resign import NEVER, GameWatch, played_out_figures
-from agents.mcts import Evaluator, Node, SearchConfig, advance, choose, search
+from agents.mcts import (
+    Evaluator,
+    Node,
+    SearchConfig,
+    advance,
+    choose,
+    no_first_pass,
+    search,
+)
 from envs.games import Game
 from envs.records import GameRecord
 
@@ -91,12 +99,13 @@ class PlaySettings:
     full_search_share: float = 1.0
     resign_threshold: float = NEVER  # agents/alphazero/resign.py
     resign_off_share: float = 1.0  # games played out with resignation off
+    pass_first: str = "both"  # "one": a player drawn per game never passes first (Config)
 
     @staticmethod
     def of(cfg: Config, resign_threshold: float = NEVER) -> PlaySettings:
         return PlaySettings(cfg.search_config(), cfg.temperature_moves, cfg.value_target_q,
                             cfg.fast_simulations, cfg.full_search_share, resign_threshold,
-                            cfg.resign_off_share)
+                            cfg.resign_off_share, cfg.pass_first)
 
 
 def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, float, bool]],
@@ -143,12 +152,17 @@ def play_games(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
     watches = [GameWatch(play.resign_threshold > NEVER and rng.random() >= play.resign_off_share)
                for _ in range(games)]
     resigned: dict[int, int] = {}  # game -> the player who resigned it
+    # the player of each game who never passes first (-1: none); drawn only when the rule is
+    # on, so that games without it stay as they were
+    strict = (rng.integers(2, size=games) if play.pass_first == "one"
+              and game.pass_action is not None else np.full(games, -1))
     while live := [i for i, r in enumerate(roots) if not r.terminal and i not in resigned]:
         full = [play.fast_simulations == 0 or rng.random() < play.full_search_share
                 for _ in live]
         budgets = [play.search.simulations if f else play.fast_simulations for f in full]
         chosen = searched([roots[i] for i in live], game, evaluator, play, rng, budgets, full,
-                          [moves[i] for i in live])
+                          [moves[i] for i in live],
+                          [roots[i].player == strict[i] for i in live])
         for i, is_full, (action, policy) in zip(live, full, chosen):
             root = roots[i]
             value = gumbel.root_value(root, play.search)
@@ -197,12 +211,14 @@ def self_play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
 
 def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySettings,
              rng: np.random.Generator, budgets: list[int], full: list[bool],
-             moves: list[int]) -> list[tuple[int, np.ndarray]]:
+             moves: list[int], strict: list[bool]) -> list[tuple[int, np.ndarray]]:
     """Search every root at once; each one's move and policy target. PUCT: Dirichlet noise on
     full searches, moves sampled from the visits for the first `temperature_moves`, visit
     counts as targets. Gumbel: Gumbel noise on full searches (the sampling itself), the best
-    survivor of sequential halving, the completed-Q policy as target."""
+    survivor of sequential halving, the completed-Q policy as target. Where strict[i], root i
+    may not pass first (its target then gives the pass nothing)."""
     cfg = play.search
+    no_first_pass(game, [r for r, s in zip(roots, strict) if s], evaluator)
     if cfg.kind == "gumbel":
         noise = gumbel.search(game, roots, evaluator, cfg, rng, budgets, full)
         return [(gumbel.chosen(r, noise[id(r)], cfg), gumbel.policy_target(r, cfg,

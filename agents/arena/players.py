@@ -16,8 +16,7 @@ from agents.mcts import (
     Node,
     SearchConfig,
     advance,
-    drop_move,
-    evaluate_leaves,
+    no_first_pass,
     search,
 )
 from envs.games import Game
@@ -163,7 +162,7 @@ class SearchPlayer:
         roots = [self.roots[k] for k in keys]
         rng = self.rng if self.noise else None
         if self.game.pass_action is not None:
-            self.no_first_pass(roots)
+            no_first_pass(self.game, roots, self.evaluator)
         if self.cfg.kind == "gumbel":
             noise = gumbel.search(self.game, roots, self.evaluator, self.cfg, rng)
             best = [gumbel.chosen(r, noise[id(r)], self.cfg) for r in roots]
@@ -172,15 +171,6 @@ class SearchPlayer:
             best = [int(r.actions[self.rng.choice(np.flatnonzero(r.N == r.N.max()))])
                     for r in roots]
         return [self.pick(k, r, b) for k, r, b in zip(keys, roots, best)]
-
-    def no_first_pass(self, roots: Sequence[Node]) -> None:
-        """Pass only as an answer to a pass, or when nothing else is left to consider."""
-        evaluate_leaves(self.game, [r for r in roots if not r.expanded and not r.terminal],
-                        self.evaluator)
-        passing = self.game.pass_action
-        for root in roots:
-            if not root.terminal and root.state.history()[-1:] != [passing]:
-                drop_move(root, passing)
 
     def pick(self, key: int, root: Node, first: int) -> int:
         """The search's move `first`, unless resigning, passing to win or superko says
