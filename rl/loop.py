@@ -38,6 +38,9 @@ class Loop:
                  meta: dict[str, Any], plot_every_s: float = 60.0):
         import torch
 
+        from rl.precision import flush_denormals
+
+        flush_denormals()
         torch.manual_seed(seed)
         if threads:
             torch.set_num_threads(threads)

@@ -26,6 +26,7 @@ from agents.alphazero.selfplay import (
 )
 from envs.games import Game, load_game
 from envs.records import GameRecord
+from rl.precision import flush_denormals
 from rl.run import LossGuard
 
 
@@ -48,6 +49,7 @@ class IterationData:
 def worker_setup(cfg_dict: dict[str, Any]) -> tuple[Config, Game, nn.Module]:
     """A self-play worker's config, game and network, rebuilt from plain data in its own
     process (a pool worker or a Ray actor), one thread each."""
+    flush_denormals()
     torch.set_num_threads(1)
     cfg = Config(**cfg_dict)
     game = load_game(cfg.game)
