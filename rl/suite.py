@@ -46,8 +46,17 @@ def state_of(run_dir: Path) -> str:
 def command(job: Job) -> list[str]:
     base = [sys.executable, "-m", "rl.cli", "train", job.algo]
     if state_of(job.run_dir) == "resumable":
-        return [*base, "--resume", str(job.run_dir), "--no-progress"]
+        # the threads this suite gives a run, not those of the leg that started it: a run begun
+        # alone with 2 threads and resumed beside another would oversubscribe the cores
+        return [*base, "--resume", str(job.run_dir), *flag(job.argv, "--threads"),
+                "--no-progress"]
     return [*base, *job.argv, "--run-dir", str(job.run_dir), "--overwrite", "--no-progress"]
+
+
+def flag(argv: list[str], name: str) -> list[str]:
+    """`name` and its value as they stand in argv (the last time), or nothing."""
+    at = [i for i, a in enumerate(argv[:-1]) if a == name]
+    return argv[at[-1]:at[-1] + 2] if at else []
 
 
 def die_with_parent() -> None:  # runs in the child between fork and exec

@@ -154,6 +154,20 @@ def test_a_suite_killed_with_sigkill_finishes_every_run_once(workdir: Path):
     assert "Suite s" in page and page.count("<video") == 2 and page.count("image/png") == 2
 
 
+def test_a_suite_resumes_a_run_with_the_threads_it_gives_runs_now(tmp_path: Path):
+    # a run begun alone with 2 threads, continued by a suite of 2 jobs: 1 thread, or the two
+    # runs' 3 threads oversubscribe 2 cores (the resumed one went 4x slower)
+    from rl.run import Run
+    from rl.suite import Job, command
+
+    run = Run.create(tmp_path / "Boxing", {"algo": "dqn", "threads": 2})
+    run.checkpoint_path().parent.mkdir(parents=True, exist_ok=True)
+    run.checkpoint_path().write_bytes(b"")
+    job = Job("Boxing/seed0", "dqn", ["--env", "Boxing", "--threads", "1"], run.path)
+    argv = command(job)
+    assert "--resume" in argv and argv[argv.index("--threads") + 1] == "1"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--games", "Pong,Brekout"], "unknown Atari game 'Brekout' (did you mean 'Breakout'?)"),
     (["--preset", "drq"], "unknown value 'drq'"),

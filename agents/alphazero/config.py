@@ -104,7 +104,8 @@ class Config:
                                  "experiments/agents/go9: the supervised stage done); a score "
                                  "head it lacks starts fresh")
     freeze_encoder: bool = opt(False, "train the heads only")
-    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
+    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0,
+                       resumable=True)
 
     def check(self) -> None:
         self.game = resolve_game(self.game)

@@ -53,7 +53,8 @@ class Config:
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start this model "
                                    "(any of ours: classifier, DQN, self-play)")
     freeze_encoder: bool = opt(False, "train the head only")
-    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
+    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0,
+                       resumable=True)
 
     def check(self) -> None:
         check_backbone(self.backbone)

@@ -115,7 +115,8 @@ class Config:
     freeze_encoder: bool = opt(False, "train the Q head only (needs --init-encoder)")
     amp: bool = opt(False, "bfloat16 autocast (CUDA, and CPUs with AMX or AVX512-BF16)")
     compile: bool = opt(False, "torch.compile the Q-network")
-    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0)
+    threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0,
+                       resumable=True)
 
     def check(self) -> None:
         if self.batch_size > self.buffer_size:
