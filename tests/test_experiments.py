@@ -2,11 +2,13 @@
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from agents import dqn
@@ -80,3 +82,16 @@ def test_the_gumbel_value_check_pairs_each_searched_position_with_its_outcome():
     assert rows.shape[1] == 4 and 3 * 5 <= len(rows) <= 3 * 9  # 5 to 9 moves a game
     assert set(rows[:, 3]) <= {-1.0, 0.0, 1.0}  # the result for the side to move
     assert np.all(np.abs(rows[:, :3]) <= 1)
+
+
+def test_the_denormal_script_reads_a_checkpoints_adam_state(tmp_path: Path):
+    avg = torch.tensor([1e-39, 1e-39, 0.5, 0.0] * 256)  # half of it denormal
+    state = {"optimizer": {"state": {0: {"step": torch.tensor(10.0), "exp_avg": avg,
+                                         "exp_avg_sq": avg.abs()}}}}
+    torch.save(state, tmp_path / "latest.pt")
+    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "adam_denormal.py"),
+                          str(tmp_path / "latest.pt"), "--threads", "1"],
+                         capture_output=True, text=True, check=True)
+    figures = json.loads(out.stdout)
+    assert figures["denormal_share_of_exp_avg"] == 0.5
+    assert figures["adam_step_ms"] > 0 and figures["adam_step_ms_flushed"] > 0
