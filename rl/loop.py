@@ -40,7 +40,7 @@ class Loop:
 
         from rl.precision import flush_denormals
 
-        flush_denormals()
+        flush_denormals()  # `rl train` did already; here for loops started from Python
         torch.manual_seed(seed)
         if threads:
             torch.set_num_threads(threads)

@@ -33,8 +33,12 @@ def test_two_gloo_processes_match_one_process(workdir: Path):
     assert parallel["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=1e-3)
     a = torch.load(workdir / "one/checkpoints/latest.pt", weights_only=True)["model"]
     b = torch.load(workdir / "two/checkpoints/latest.pt", weights_only=True)["model"]
-    for key in a:  # the same 40 steps, up to float summation order
-        torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
+    # the same 40 steps, up to float summation order, which Adam magnifies where a weight's
+    # gradients are near zero (dividing by their root mean square): up to 1.04e-4 in 186 of
+    # the first layer's 200,704 weights on an AVX-512 Xeon, under 1e-5 on AMD's EPYCs; a step
+    # on other samples moves a weight by up to the learning rate (2e-3)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=5e-4, rtol=1e-4)
     assert "world_size: 2" in (workdir / "two/config.yaml").read_text()
 
     # resuming under torchrun continues rank 0's run directory

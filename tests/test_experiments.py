@@ -85,9 +85,11 @@ def test_the_gumbel_value_check_pairs_each_searched_position_with_its_outcome():
 
 
 def test_the_denormal_script_reads_a_checkpoints_adam_state(tmp_path: Path):
-    avg = torch.tensor([1e-39, 1e-39, 0.5, 0.0] * 256)  # half of it denormal
+    # half of it denormal, made from its bits: this process may flush float arithmetic to zero
+    avg = torch.tensor([0x00100000, 0x00100000, 0x3F000000, 0] * 256,
+                       dtype=torch.int32).view(torch.float32)
     state = {"optimizer": {"state": {0: {"step": torch.tensor(10.0), "exp_avg": avg,
-                                         "exp_avg_sq": avg.abs()}}}}
+                                         "exp_avg_sq": avg.clone()}}}}
     torch.save(state, tmp_path / "latest.pt")
     out = subprocess.run([sys.executable, str(ROOT / "experiments" / "adam_denormal.py"),
                           str(tmp_path / "latest.pt"), "--threads", "1"],

@@ -44,6 +44,9 @@ def default_run_dir(run_name: str) -> Path:
 
 def cmd_train(algo: str | None, rest: list[str], compact: bool = False) -> int:
     from agents import ALGORITHMS, load_algorithm
+    from rl.precision import flush_denormals
+
+    flush_denormals()  # before anything starts torch's threads (data loading, torchrun's group)
 
     if algo is None:
         fail(f"name an algorithm: rl train ALGO (one of {', '.join(ALGORITHMS)})")
