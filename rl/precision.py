@@ -18,8 +18,9 @@ def flush_denormals() -> None:
 
     Why: Adam's first moment of a weight whose input stays at zero decays into denormals (in a
     DrQ(eps) run on Boxing, 22.5% of the 3.96M-weight layer's by step 10,000), and on Intel
-    Xeons each denormal costs a microcode assist: Adam's step on that layer took 18.9 ms instead
-    of 1.5 ms, and the run went 4x slower than `rl bench update` (AMD's EPYCs barely notice).
+    Xeons each denormal costs a microcode assist: Adam's step on that layer took 19.4 ms instead
+    of 1.6 ms (experiments/adam_denormal.py), and the run went 4x slower than `rl bench update`
+    (AMD's EPYCs barely notice).
     TensorFlow's thread pools, which Dopamine's agents ran on, flush them too."""
     torch.set_flush_denormal(True)
 

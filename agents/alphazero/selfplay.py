@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -99,7 +99,8 @@ class PlaySettings:
     full_search_share: float = 1.0
     resign_threshold: float = NEVER  # agents/alphazero/resign.py
     resign_off_share: float = 1.0  # games played out with resignation off
-    pass_first: str = "both"  # "one": a player drawn per game never passes first (Config)
+    pass_first: Literal["both", "one"] = "both"  # "one": a player drawn per game never
+    # passes first (Config.pass_first)
 
     @staticmethod
     def of(cfg: Config, resign_threshold: float = NEVER) -> PlaySettings:
