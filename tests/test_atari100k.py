@@ -202,6 +202,13 @@ def test_the_per_game_table_puts_published_scores_beside_ours():
     assert "eloialonso/iris" in text
 
 
+def test_the_per_game_table_normalises_the_unrounded_score():
+    from rl.commands.suite import per_game_rows
+
+    [row] = per_game_rows({"Boxing": {0: {"mean_return": 7.86}}})  # random 0.1, human 12.1
+    assert row["score"] == 7.9 and row["normalized"] == 0.647
+
+
 def test_a_suite_whose_preset_now_means_other_values_is_refused(tmp_path: Path):
     import yaml
 

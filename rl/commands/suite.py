@@ -225,7 +225,7 @@ def per_game_rows(runs: dict[str, dict[int, dict]]) -> list[dict[str, Any]]:
                "per_seed_ci95": {str(k): v.get("mean_return_ci95") for k, v in by_seed.items()},
                "normalized": None, "train_time_s": [v.get("train_time_s") for v in
                                                    by_seed.values()]}
-        if (norm := normalized(game, row["score"])) is not None:
+        if (norm := normalized(game, float(np.mean(means)))) is not None:  # not the rounded
             row["normalized"] = round(norm, 3)
         rows.append(row)
     return rows
