@@ -80,7 +80,7 @@ def add_parser(sub: Any) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from rl.precision import flush_denormals
 
-    flush_denormals()  # as training does (rl/loop.py)
+    flush_denormals()  # as `rl train` does
     from agents.bench import bench_classifier, bench_dqn
 
     if args.what == "update":

@@ -219,13 +219,13 @@ def per_game_rows(runs: dict[str, dict[int, dict]]) -> list[dict[str, Any]]:
 
     rows = []
     for game, by_seed in runs.items():
-        means = [s["mean_return"] for s in by_seed.values()]
-        row = {"game": game, "seeds": sorted(by_seed), "score": round(float(np.mean(means)), 1),
+        mean = float(np.mean([s["mean_return"] for s in by_seed.values()]))
+        row = {"game": game, "seeds": sorted(by_seed), "score": round(mean, 1),
                "per_seed": {str(k): round(v["mean_return"], 1) for k, v in by_seed.items()},
                "per_seed_ci95": {str(k): v.get("mean_return_ci95") for k, v in by_seed.items()},
                "normalized": None, "train_time_s": [v.get("train_time_s") for v in
                                                    by_seed.values()]}
-        if (norm := normalized(game, float(np.mean(means)))) is not None:  # not the rounded
+        if (norm := normalized(game, mean)) is not None:  # the exact mean, not the rounded
             row["normalized"] = round(norm, 3)
         rows.append(row)
     return rows
