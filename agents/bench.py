@@ -254,10 +254,11 @@ def _plain_update(obs_shape: tuple[int, ...], n_actions: int, seed: int, encoder
 
 
 def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10.0,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, amp: bool = False) -> dict[str, Any]:
     """Where a preset's training step spends its time, and its gradient updates per second
     against a plain PyTorch update and against the machine's limit: the update's FLOPs
-    (counted by torch) at the rate this machine multiplies fp32 matrices (a 1024^3 GEMM)."""
+    (counted by torch) at the rate this machine multiplies matrices (a 1024^3 GEMM) in the
+    update's precision. The plain update stays in fp32, as a user's first one would."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from agents.dqn import Learner, defaults_for
@@ -267,7 +268,7 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
     from rl.config import build_config
     from rl.run import LossGuard
 
-    layers = {"env": env, "preset": preset, "seed": seed}
+    layers = {"env": env, "preset": preset, "seed": seed, "amp": amp}
     cfg = build_config(Config, defaults_for(layers), layers)
     obs_shape, n_actions = spaces(cfg)
     rng = np.random.default_rng(seed)
@@ -285,7 +286,8 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
     with FlopCounterMode(display=False) as counter:
         learner.update(batch, guard)
     flops = counter.get_total_flops()
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    dtype = torch.bfloat16 if learner.amp else torch.float32
+    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
     gemm = _rate(lambda: torch.mm(a, b), seconds / 4) * 2 * 1024 ** 3
     parts = {"replay_sample": _rate(lambda: replay.sample(cfg.batch_size), seconds / 4),
              "augmentation": _rate(lambda: (learner.augmented(batch.obs),
@@ -305,6 +307,7 @@ def bench_update(preset: str = "drq_eps", env: str = "Pong", seconds: float = 10
     ours_rate, plain_rate = float(np.median(ours)), float(np.median(reference))
     limit = gemm / flops
     return {"preset": preset, "env": env, "encoder": encoder,
+            "precision": "bf16" if learner.amp else "fp32",
             "torch_threads": torch.get_num_threads(), "updates_per_s": round(ours_rate, 1),
             "plain_updates_per_s": round(plain_rate, 1),
             "ratio": round(ours_rate / plain_rate, 3), "gflop_per_update": round(flops / 1e9, 3),

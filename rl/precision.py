@@ -4,7 +4,11 @@ times slower than fp32.
 
 The one rule, for every command and preset: a reduced precision is used or reported only where
 the hardware computes it natively, or when the user asks for it explicitly (then with a
-one-line note of its cost)."""
+one-line note of its cost). A preset switches bf16 on by itself only where it also pays, i.e.
+where matrix units compute it (CUDA, AMX): AVX512-BF16 alone gains or loses by machine
+(DrQ(eps)'s update 1.48x faster on an AMD Zen 4, 0.70x on an Intel Xeon without AMX; Go 9x9
+search the same speed on the Zen 4, 0.79x on that Xeon; experiments/results/atari100k.md,
+go9.md)."""
 from __future__ import annotations
 
 import sys
@@ -31,6 +35,14 @@ def bf16_native(device: torch.device) -> bool:
     return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def bf16_pays(device: torch.device) -> bool:
+    """bf16 faster than fp32 on every machine of this kind measured: CUDA, or a CPU with
+    AMX-BF16 that oneDNN may use (its ISA can be capped, as experiments/readme_timings.py does)."""
+    if device.type == "cuda":
+        return True
+    return bool(torch.cpu.get_capabilities().get("amx_bf16")) and bf16_native(device)
+
+
 def use_amp(requested: bool, device: torch.device) -> bool:
     """--amp on hardware that gains from it; otherwise fp32, said once."""
     if requested and not bf16_native(device):
@@ -53,9 +65,9 @@ def here() -> torch.device:
 
 
 def native_here(preset: dict, *keys: str) -> dict:
-    """A preset's bf16 switches (`keys`), kept on only where this machine computes bf16
-    natively: a recipe measured on an AMX CPU must not slow down an AVX2 one."""
-    if bf16_native(here()):
+    """A preset's bf16 switches (`keys`), kept on only where bf16 pays on this machine: a recipe
+    measured on an AMX CPU must not slow down an AVX2 one, nor a Xeon without AMX."""
+    if bf16_pays(here()):
         return dict(preset)
     return {**preset, **{k: False for k in keys if k in preset}}
 

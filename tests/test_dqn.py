@@ -191,6 +191,15 @@ def test_bench_dqn_amp_names_each_side_s_precision(workdir: Path):
     assert (r["ours_precision"], r["sb3_precision"]) == (expected, "fp32")
 
 
+def test_bench_update_amp_times_the_preset_in_bf16_where_the_cpu_has_it(workdir: Path):
+    """`rl bench update --amp` names the precision it timed; JSON even where it is declined."""
+    from rl.precision import bf16_native
+
+    out = rl("bench", "update", "--seconds", "0.4", "--amp", "--json", cwd=workdir, check=True)
+    expected = "bf16" if bf16_native(torch.device("cpu")) else "fp32"
+    assert json.loads(out.stdout)["precision"] == expected
+
+
 def batch_norm_learner(tmp_path: Path, freeze: bool):
     """A Q-network on a batch-norm backbone (resnet-small), its encoder from a checkpoint whose
     running statistics are not the defaults, and a replay of random 12x12 frames."""

@@ -25,14 +25,25 @@ FROZEN = ["train", "qlearning", "--env", "FrozenLake-v1", "--steps", "2000",
 
 
 # 1. precision ----------------------------------------------------------------------------------
-def test_presets_use_bf16_only_where_the_hardware_computes_it():
+def test_presets_use_bf16_only_where_it_pays():
     from agents import classifier
     from agents.alphazero import config as alphazero
-    from rl.precision import bf16_native, here
+    from rl.precision import bf16_pays, here
 
-    native = bf16_native(here())
-    assert classifier.defaults_for({"dataset": "fashion-mnist"})["amp"] is native
-    assert alphazero.defaults_for({"game": "go9"})["search_bf16"] is native
+    pays = bf16_pays(here())
+    assert classifier.defaults_for({"dataset": "fashion-mnist"})["amp"] is pays
+    assert alphazero.defaults_for({"game": "go9"})["search_bf16"] is pays
+
+
+def test_bf16_pays_only_where_matrix_units_compute_it(monkeypatch):
+    """AVX512-BF16 alone computes bf16, but measured slower than fp32 on a Xeon without AMX."""
+    from rl import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "bf16_native", lambda device: True)
+    for amx in (False, True):
+        monkeypatch.setattr(precision.torch.cpu, "get_capabilities", {"amx_bf16": amx}.copy)
+        assert precision.bf16_pays(cpu) is amx
 
 
 def test_on_a_cpu_without_native_bf16_presets_stay_fp32_and_asking_costs_a_note(monkeypatch):
@@ -43,6 +54,7 @@ def test_on_a_cpu_without_native_bf16_presets_stay_fp32_and_asking_costs_a_note(
     from rl import precision
 
     monkeypatch.setattr(precision, "bf16_native", lambda device: False)
+    monkeypatch.setattr(precision, "bf16_pays", lambda device: False)
     monkeypatch.setattr(precision, "fp16_native", lambda device: False)
     monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: False)
     assert classifier.defaults_for({"dataset": "fashion-mnist"})["amp"] is False

@@ -86,7 +86,7 @@ class Config:
     eval_opponents: str = opt("random,minimax", "comma-separated: random, minimax[:DEPTH], "
                               "mcts:N, gtp:COMMAND")
     search_bf16: bool = opt(False, "network evaluations of the search in bfloat16 (2-3x faster "
-                            "on CPUs with AMX or AVX-512 BF16 and on recent GPUs; training "
+                            "on CPUs with AMX and on recent GPUs; training "
                             "stays fp32)", resumable=True)
     eval_simulations: int = opt(0, "agent simulations in evaluations (0: --simulations)", min=0)
     pretrain: str | None = opt(None, "expert game records to learn from before self-play "
@@ -157,8 +157,8 @@ class EvalConfig:
     simulations: int | None = opt(None, "search simulations per move (default: the run's "
                                   "evaluation setting)", min=1)
     precision: Literal["auto", "fp32", "bf16"] = opt(
-        "auto", "the search's network precision; auto: the run's where this machine computes "
-        "it natively (an emulated one asked for is run, with a note)")
+        "auto", "the search's network precision; auto: the run's where it pays on this machine "
+        "(CUDA, AMX) (an emulated one asked for is run, with a note)")
     referee: str | None = opt(None, "Go: engine command whose final_score decides each game, or "
                               "'none' for open_spiel's Tromp-Taylor (default: GNU Go when the "
                               "opponent is GNU Go)")
@@ -216,7 +216,7 @@ PRESETS: dict[str, dict[str, Any]] = {  # per game: what fits the board and a 2-
 
 
 def defaults_for(layers: dict[str, Any]) -> dict[str, Any]:
-    """The game's preset; its bf16 search only where this machine computes bf16 natively, its
+    """The game's preset; its bf16 search only where bf16 pays on this machine, its
     expert anchor only where there are expert games to draw from (--pretrain)."""
     preset = PRESETS.get(resolve_game(layers.get("game", Config.game)), {})
     if not layers.get("pretrain"):

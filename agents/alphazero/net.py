@@ -19,7 +19,7 @@ from rl.config import saved_config
 from rl.errors import UserError
 from rl.files import check_checkpoint_meta, load_checkpoint
 from rl.heads import PolicyValueHead
-from rl.precision import bf16_native, emulation_note
+from rl.precision import bf16_pays, emulation_note
 from rl.run import Run
 
 CPU = torch.device("cpu")
@@ -85,10 +85,10 @@ def load_network_into(net: PolicyValueNet, source: Path, game: Game, backbone: s
 
 
 def load_net(run: Run, which: str = "best") -> tuple[Config, Game, PolicyValueNet, dict]:
-    """A saved agent, to play here: its bf16 search only where this machine computes bf16
-    natively (an agent trained on an AMX CPU searches in fp32 on an AVX2 one)."""
+    """A saved agent, to play here: its bf16 search only where bf16 pays on this machine (an
+    agent trained on an AMX CPU searches in fp32 on an AVX2 one, or on a Xeon without AMX)."""
     cfg = saved_config(Config, run.config)
-    if cfg.search_bf16 and not bf16_native(torch.device("cpu")):
+    if cfg.search_bf16 and not bf16_pays(torch.device("cpu")):
         cfg = dataclasses.replace(cfg, search_bf16=False)
     game = load_game(cfg.game)
     net = build_net(cfg, game)

@@ -53,6 +53,9 @@ def add_parser(sub: Any) -> None:
                      "SB3 has no such option and stays in fp32")
     update.add_argument("--preset", default="drq_eps", choices=["der", "drq_eps"],
                         help="the DQN preset timed (default drq_eps)")
+    update.add_argument("--amp", action="store_true",
+                        help="the preset's update under bf16 autocast, its limit a bf16 GEMM "
+                        "(the plain update stays fp32)")
     classifier.add_argument("--backbone", default="deepcnn", help="backbone (default deepcnn)")
     classifier.add_argument("--dataset", default="mnist-10k",
                             help="data set (default mnist-10k)")
@@ -86,7 +89,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "update":
         from agents.bench import bench_update
 
-        result = bench_update(args.preset, args.env, args.seconds)
+        result = bench_update(args.preset, args.env, args.seconds, amp=args.amp)
         print(json.dumps(result) if args.json else json.dumps(result, indent=1))
         return 0
     if args.what == "selfplay":
