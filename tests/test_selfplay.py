@@ -1,6 +1,7 @@
 """Self-play: search finds forced wins, targets have the right sign, symmetries map policies
 with the board, and the whole train -> eval -> resume -> play cycle works through the command."""
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -302,6 +303,54 @@ def test_an_expert_share_puts_that_share_of_expert_positions_in_every_batch(monk
     assert [int((v < 0).sum()) for v in seen] == [4, 4, 4]
 
 
+def test_a_self_play_value_weight_of_zero_leaves_the_value_to_the_experts_positions(
+        monkeypatch):
+    from agents.alphazero import learner as learner_module
+    from agents.alphazero.config import Config
+    from agents.alphazero.learner import Learner, LossWeights, expert_positions
+    from agents.alphazero.net import build_net
+    from rl.run import LossGuard
+
+    game = load_game("tic_tac_toe")
+    positions, _ = expert_positions(game, generate_games(game, [MinimaxPlayer(game, 0)], 4))
+    window, anchor = positions.take(np.arange(len(positions))), positions
+    window.values[:], anchor.values[:] = 1.0, -1.0  # tell the two apart in a batch
+    net = build_net(Config(), game)
+    learner = Learner(net, torch.optim.SGD(net.parameters(), lr=0.0), game, 2, 16,
+                      LossWeights(), torch.device("cpu"), np.random.default_rng(0), Path("."),
+                      writes=False)
+    learner.anchor, learner.anchor_share, learner.selfplay_value_weight = anchor, 0.25, 0.0
+    seen = []
+    monkeypatch.setattr(learner_module, "train_step",
+                        lambda net, opt, guard, batch, device, weights, value_weight:
+                        seen.append((batch.values, value_weight)) or None)
+    learner.fit(window, 2, LossGuard())
+    for values, weight in seen:
+        assert weight[values > 0].tolist() == [0.0] * 12 and weight[values < 0].tolist() == [1] * 4
+
+
+def test_a_weighted_value_loss_averages_the_weighted_positions_alone():
+    from agents.alphazero.config import Config
+    from agents.alphazero.learner import expert_positions, train_step
+    from agents.alphazero.net import build_net
+    from rl.run import LossGuard
+
+    game = load_game("tic_tac_toe")
+    positions = expert_positions(game, generate_games(game, [MinimaxPlayer(game, 0)], 1))[0]
+    batch = dataclasses.replace(positions, planes=positions.planes.astype(np.float32))
+    net = build_net(Config(), game)
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)
+    weight = np.zeros(len(batch), np.float32)
+    weight[0] = 1.0
+    torch.manual_seed(0)
+    _, only_first, _, _ = train_step(net, opt, LossGuard(), batch, torch.device("cpu"),
+                                     value_weight=weight)
+    with torch.no_grad():  # lr 0: the same network, in the same (training) mode
+        net.train()
+        v = net(torch.from_numpy(batch.planes))[1]
+    assert only_first == pytest.approx(float((v[0] - batch.values[0]) ** 2), rel=1e-4)
+
+
 def test_expert_positions_can_anchor_self_play_without_pretraining_again(workdir: Path):
     rl("games", "generate", "--game", "tic_tac_toe", "--expert", "minimax", "--games", "10",
        "--out", "expert.txt", cwd=workdir, check=True)
@@ -313,6 +362,9 @@ def test_expert_positions_can_anchor_self_play_without_pretraining_again(workdir
     alone = rl("train", "alphazero", "--game", "tic_tac_toe", "--expert-share", "0.5", *TINY,
                cwd=workdir)
     assert alone.returncode == 2 and "--expert-share needs --pretrain" in alone.stderr
+    unanchored = rl("train", "alphazero", "--game", "tic_tac_toe", "--selfplay-value-weight",
+                    "0", *TINY, cwd=workdir)
+    assert unanchored.returncode == 2 and "needs --expert-share" in unanchored.stderr
 
 
 def test_the_go9_preset_anchors_to_expert_games_only_when_there_are_some():

@@ -97,6 +97,10 @@ class Config:
     expert_share: float = opt(0.0, "share of each self-play training batch drawn from the "
                               "expert positions of --pretrain: an anchor that keeps the "
                               "supervised start from being forgotten", min=0.0, max=1.0)
+    selfplay_value_weight: float = opt(1.0, "weight of the value loss on self-play positions "
+                                       "beside the experts' (1); 0: the value learns from "
+                                       "the experts' games of --expert-share alone, self-play "
+                                       "teaching only the policy", min=0.0, max=1.0)
     save_games: bool = opt(False, "Go: write every self-play game as SGF to games/", resumable=True)
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the trunk")
     init_model: str | None = opt(None, "a self-play run directory, shipped agent or checkpoint "
@@ -121,6 +125,9 @@ class Config:
             raise UserError("--freeze-encoder needs --init-encoder CKPT")
         if self.expert_share and not self.pretrain:
             raise UserError("--expert-share needs --pretrain GAMES (the positions it mixes in)")
+        if self.selfplay_value_weight < 1 and not self.expert_share:
+            raise UserError("--selfplay-value-weight below 1 needs --expert-share (the experts' "
+                            "positions then teach the value)")
         if self.init_model and not Path(self.init_model).exists():
             raise UserError(f"--init-model: {self.init_model} not found")
 

@@ -53,8 +53,10 @@ def augmented_batch(game: Game, data: Positions | Joined, idx: np.ndarray,
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, batch: Positions,
-               device: torch.device, weights: LossWeights | None = None) -> Losses | None:
-    """One update; None if the guard skips a non-finite loss."""
+               device: torch.device, weights: LossWeights | None = None,
+               value_weight: np.ndarray | None = None) -> Losses | None:
+    """One update; None if the guard skips a non-finite loss. `value_weight`: each position's
+    weight in the value loss (default all 1)."""
     weights = weights or LossWeights()
     planes, policies, values, weight, owners, scores = (
         torch.from_numpy(np.ascontiguousarray(a)).to(device)
@@ -65,7 +67,11 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, bat
     logits, v = out[0], out[1]
     per_position = -(policies * F.log_softmax(logits, 1)).sum(1)
     policy_loss = (per_position * weight).sum() / weight.sum().clamp(min=1.0)
-    value_loss = F.mse_loss(v, values)
+    if value_weight is None:
+        value_loss = F.mse_loss(v, values)
+    else:
+        w = torch.from_numpy(value_weight).to(device)
+        value_loss = (w * (v - values).pow(2)).sum() / w.sum().clamp(min=1.0)
     ownership_loss = torch.zeros((), device=device)
     if len(out) > 2 and owners.shape[1]:
         known = (owners != 0).any(1).float()  # all zeros: the game's end is not known
@@ -180,6 +186,7 @@ class Learner:
         self.window: dict[int, Positions] = {}  # iteration -> its self-play positions
         self.anchor: Positions | None = None  # expert positions mixed into every batch
         self.anchor_share = 0.0
+        self.selfplay_value_weight = 1.0  # beside the anchor's 1
 
     def set_lr(self, lr: float) -> None:
         for group in self.opt.param_groups:
@@ -192,13 +199,17 @@ class Learner:
             return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
                        self.device, self.rng, self.weights)
         k = round(self.anchor_share * self.batch_size)
+        value_weight = None if self.selfplay_value_weight == 1 else np.r_[
+            np.full(self.batch_size - k, self.selfplay_value_weight, np.float32),
+            np.ones(k, np.float32)]
         losses = []
         for _ in range(steps):
             mixed = Positions.concat([
                 data.take(self.rng.integers(len(data), size=self.batch_size - k)),
                 self.anchor.take(self.rng.integers(len(self.anchor), size=k))])
             batch = augmented_batch(self.game, mixed, np.arange(len(mixed)), self.rng)
-            result = train_step(self.net, self.opt, guard, batch, self.device, self.weights)
+            result = train_step(self.net, self.opt, guard, batch, self.device, self.weights,
+                                value_weight)
             if result is not None:
                 losses.append(result)
         return losses

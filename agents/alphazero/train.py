@@ -179,6 +179,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     held_out = experts[1] if experts else None
     if experts and cfg.expert_share:
         learner.anchor, learner.anchor_share = experts[0], cfg.expert_share
+        learner.selfplay_value_weight = cfg.selfplay_value_weight
     if state := loop.restore(resume):
         learner.load_state_dict(state)
         best_net.load_state_dict(state["best_model"])
