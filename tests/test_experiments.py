@@ -97,3 +97,15 @@ def test_the_denormal_script_reads_a_checkpoints_adam_state(tmp_path: Path):
     figures = json.loads(out.stdout)
     assert figures["denormal_share_of_exp_avg"] == 0.5
     assert figures["adam_step_ms"] > 0 and figures["adam_step_ms_flushed"] > 0
+
+
+def test_finetune_drift_measures_each_learning_rate_from_the_same_start():
+    drift = script("finetune_drift").drift
+    result = drift(ROOT / "experiments" / "agents" / "go9", ROOT / "tests" / "data" /
+                   "cgoban-9x9.sgf", [0.0, 1e-2], steps=2)
+    assert [row["lr"] for row in result["after"]] == [0.0, 1e-2]
+    # a large step moves the network's value on the held-out positions; lr 0 moves only the
+    # batch-norm statistics
+    still, moved = (abs(row["held_out_value_loss"] - result["start"]["held_out_value_loss"])
+                    for row in result["after"])
+    assert moved > still
