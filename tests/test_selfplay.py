@@ -280,50 +280,46 @@ def test_gumbel_search_trains_and_plays_through_the_command(workdir: Path):
     assert ev["games"] == 2 and ev["simulations"] == 8
 
 
-def test_an_expert_share_puts_that_share_of_expert_positions_in_every_batch(monkeypatch):
+def anchored_learner(monkeypatch, seen: list):
+    """A learner whose window's values are +1 and whose expert anchor's are -1 (to tell the
+    two apart in a batch), a quarter of each batch of 16 from the anchor; its train_step
+    records each batch's values and value weights instead of learning."""
     from agents.alphazero import learner as learner_module
     from agents.alphazero.config import Config
     from agents.alphazero.learner import Learner, LossWeights, expert_positions
     from agents.alphazero.net import build_net
-    from rl.run import LossGuard
 
     game = load_game("tic_tac_toe")
     positions, _ = expert_positions(game, generate_games(game, [MinimaxPlayer(game, 0)], 4))
     window, anchor = positions.take(np.arange(len(positions))), positions
-    window.values[:], anchor.values[:] = 1.0, -1.0  # tell the two apart in a batch
+    window.values[:], anchor.values[:] = 1.0, -1.0
     net = build_net(Config(), game)
     learner = Learner(net, torch.optim.SGD(net.parameters(), lr=0.0), game, 2, 16,
                       LossWeights(), torch.device("cpu"), np.random.default_rng(0), Path("."),
                       writes=False)
     learner.anchor, learner.anchor_share = anchor, 0.25
-    seen = []
     monkeypatch.setattr(learner_module, "train_step",
-                        lambda net, opt, guard, batch, *_: seen.append(batch.values) or None)
+                        lambda net, opt, guard, batch, device, weights, value_weight=None:
+                        seen.append((batch.values, value_weight)) or None)
+    return learner, window
+
+
+def test_an_expert_share_puts_that_share_of_expert_positions_in_every_batch(monkeypatch):
+    from rl.run import LossGuard
+
+    seen = []
+    learner, window = anchored_learner(monkeypatch, seen)
     learner.fit(window, 3, LossGuard())
-    assert [int((v < 0).sum()) for v in seen] == [4, 4, 4]
+    assert [int((values < 0).sum()) for values, _ in seen] == [4, 4, 4]
 
 
 def test_a_self_play_value_weight_of_zero_leaves_the_value_to_the_experts_positions(
         monkeypatch):
-    from agents.alphazero import learner as learner_module
-    from agents.alphazero.config import Config
-    from agents.alphazero.learner import Learner, LossWeights, expert_positions
-    from agents.alphazero.net import build_net
     from rl.run import LossGuard
 
-    game = load_game("tic_tac_toe")
-    positions, _ = expert_positions(game, generate_games(game, [MinimaxPlayer(game, 0)], 4))
-    window, anchor = positions.take(np.arange(len(positions))), positions
-    window.values[:], anchor.values[:] = 1.0, -1.0  # tell the two apart in a batch
-    net = build_net(Config(), game)
-    learner = Learner(net, torch.optim.SGD(net.parameters(), lr=0.0), game, 2, 16,
-                      LossWeights(), torch.device("cpu"), np.random.default_rng(0), Path("."),
-                      writes=False)
-    learner.anchor, learner.anchor_share, learner.selfplay_value_weight = anchor, 0.25, 0.0
     seen = []
-    monkeypatch.setattr(learner_module, "train_step",
-                        lambda net, opt, guard, batch, device, weights, value_weight:
-                        seen.append((batch.values, value_weight)) or None)
+    learner, window = anchored_learner(monkeypatch, seen)
+    learner.selfplay_value_weight = 0.0
     learner.fit(window, 2, LossGuard())
     for values, weight in seen:
         assert weight[values > 0].tolist() == [0.0] * 12 and weight[values < 0].tolist() == [1] * 4
