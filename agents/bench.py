@@ -161,7 +161,7 @@ def bench_selfplay(game_name: str = "connect_four", simulations: int = 100, game
     """Self-play positions/s: our search with batched leaf evaluation (`games` games at once)
     vs the same search and network one position at a time, and open_spiel's MCTSBot (random
     rollouts, no network) at equal simulations, in this process one after the other.
-    `precision`: the search's network, auto being the game's preset where native."""
+    `precision`: the search's network, auto being the game's preset where bf16 pays."""
     from dataclasses import replace
 
     from agents.alphazero.config import Config, defaults_for
