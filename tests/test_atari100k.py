@@ -198,8 +198,18 @@ def test_the_per_game_table_puts_published_scores_beside_ours():
                     whole_benchmark=True)
     header, _, boxing = text.splitlines()[2:5]
     assert header.endswith("| DrQ(eps) | SPR |")
-    assert boxing.startswith("| Boxing | 12 (1 seeds) |") and boxing.endswith("| 9.0 | 35.7 |")
+    assert boxing.startswith("| Boxing | 12 (1 seed) | [10, 14] |")
+    assert boxing.endswith("| 9.0 | 35.7 |")
     assert "eloialonso/iris" in text
+
+
+def test_the_per_game_table_lists_each_seed_where_there_are_several():
+    from rl.commands.suite import markdown, per_game_rows
+
+    rows = per_game_rows({"Pong": {0: {"mean_return": 3.0}, 1: {"mean_return": -1.04}}})
+    text = markdown({"runs": 2, "runs_finished": 2, "aggregates": None, "per_game": rows},
+                    whole_benchmark=False)
+    assert "| Pong | 1 (2 seeds) | 3, -1 |" in text
 
 
 def test_the_per_game_table_normalises_the_unrounded_score():

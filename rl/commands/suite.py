@@ -244,23 +244,35 @@ def markdown(result: dict[str, Any], whole_benchmark: bool) -> str:
                   "| --- | --- |" + " --- |" * len(PUBLISHED)]
         for name, agg in result["aggregates"].items():
             published = [PUBLISHED[a].get(name) for a in PUBLISHED]
-            lines.append(f"| {name} | {agg['value']:.3f} [{agg['ci95'][0]:.3f}, "
-                         f"{agg['ci95'][1]:.3f}] | "
+            ci = ("(one seed: no interval)" if k == 1
+                  else f"[{agg['ci95'][0]:.3f}, {agg['ci95'][1]:.3f}]")
+            lines.append(f"| {name} | {agg['value']:.3f} {ci} | "
                          + " | ".join("" if p is None else f"{p:.3f}" for p in published) + " |")
         if k == 1:
-            lines.append("(With one seed a game has one run: the stratified bootstrap resamples "
-                         "runs within games, so its interval has no width.)")
+            lines += ["", "With one seed a game has one run: the stratified bootstrap resamples "
+                      "runs within games, so its interval would have no width."]
         lines.append("")
     agents = " | ".join(PER_GAME)
-    lines += [f"| game | ours (mean over seeds) | 95% interval (one seed) | normalised | random "
-              f"| human | {agents} |", "| --- | --- | --- | --- | --- | --- |"
-              + " --- |" * len(PER_GAME)]
+    lines += [f"| game | ours (mean over seeds) | one seed's 95% interval, or each seed's score "
+              f"| normalised | random | human | {agents} |",
+              "| --- | --- | --- | --- | --- | --- |" + " --- |" * len(PER_GAME)]
     for row in result["per_game"]:
-        ci = next(iter(row["per_seed_ci95"].values()))
         norm = "" if row["normalized"] is None else f"{row['normalized']:.3f}"
         theirs = " | ".join(str(PER_GAME[a].get(row["game"], "")) for a in PER_GAME)
-        lines.append(f"| {row['game']} | {row['score']:g} ({len(row['seeds'])} seeds) | "
-                     f"{ci} | {norm} | {RANDOM.get(row['game'], '')} | "
+        lines.append(f"| {row['game']} | {row['score']:g} ({_seeds(len(row['seeds']))}) | "
+                     f"{_spread(row)} | {norm} | {RANDOM.get(row['game'], '')} | "
                      f"{HUMAN.get(row['game'], '')} | {theirs} |")
     lines += ["", f"Published per-game scores: {PER_GAME_SOURCE}."]
     return "\n".join(lines) + "\n"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" + ("" if n == 1 else "s")
+
+
+def _spread(row: dict[str, Any]) -> str:
+    """One seed: its evaluation episodes' bootstrap interval; several: each seed's score."""
+    if len(row["per_seed"]) > 1:
+        return ", ".join(f"{v:g}" for v in row["per_seed"].values())
+    ci = next(iter(row["per_seed_ci95"].values()))
+    return "" if ci is None else f"[{round(ci[0], 1):g}, {round(ci[1], 1):g}]"
