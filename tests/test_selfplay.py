@@ -299,7 +299,8 @@ def anchored_learner(monkeypatch, seen: list):
                       writes=False)
     learner.anchor, learner.anchor_share = anchor, 0.25
     monkeypatch.setattr(learner_module, "train_step",
-                        lambda net, opt, guard, batch, device, weights, value_weight=None:
+                        lambda net, opt, guard, batch, device, weights, value_weight=None,
+                        policy_anchor=None:
                         seen.append((batch.values, value_weight)) or None)
     return learner, window
 

@@ -101,6 +101,9 @@ class Config:
                                        "beside the experts' (1); 0: the value learns from "
                                        "the experts' games of --expert-share alone, self-play "
                                        "teaching only the policy", min=0.0, max=1.0)
+    policy_kl: float = opt(0.0, "weight of KL(supervised start || network) on the policy of "
+                           "every training position: self-play's policy kept near the network "
+                           "it began from (needs --pretrain; 0: none)", min=0.0)
     save_games: bool = opt(False, "Go: write every self-play game as SGF to games/", resumable=True)
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the trunk")
     init_model: str | None = opt(None, "a self-play run directory, shipped agent or checkpoint "
@@ -128,6 +131,9 @@ class Config:
         if self.selfplay_value_weight < 1 and not self.expert_share:
             raise UserError("--selfplay-value-weight below 1 needs --expert-share (the experts' "
                             "positions then teach the value)")
+        if self.policy_kl and not self.pretrain:
+            raise UserError("--policy-kl needs --pretrain GAMES (its anchor is the supervised "
+                            "start, kept as checkpoints/pretrained.pt)")
         if self.init_model and not Path(self.init_model).exists():
             raise UserError(f"--init-model: {self.init_model} not found")
 

@@ -2,8 +2,9 @@
 
 Loss = policy cross-entropy to the targets (where policy_weight is 1) + value squared error to
 the result + for Go `ownership` x the squared error of each point's predicted owner + `score`
-x the Huber loss of the predicted final score (over the board's points). Every batch is drawn
-under random board symmetries.
+x the Huber loss of the predicted final score (over the board's points) [+ `--policy-kl` x
+the KL divergence from the supervised start's policy]. Every batch is drawn under random board
+symmetries.
 """
 from __future__ import annotations
 
@@ -35,6 +36,25 @@ class LossWeights:
     score: float = 0.0
 
 
+@dataclass
+class PolicyAnchor:
+    """A frozen network toward whose policy the learner is pulled on every position it trains
+    on: `weight` x KL(anchor || learner). With the supervised start as anchor, self-play may
+    move its policy only as far as the games pay for (the human-policy KL of AlphaStar;
+    issue 24's "keep the start from being forgotten" on the positions self-play visits, where
+    --expert-share keeps it on GNU Go's)."""
+
+    net: nn.Module
+    weight: float
+
+    def loss(self, planes: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            self.net.eval()
+            target = F.log_softmax(self.net(planes)[0].float(), 1)
+        return self.weight * F.kl_div(F.log_softmax(logits.float(), 1), target,
+                                      log_target=True, reduction="batchmean")
+
+
 def augmented_batch(game: Game, data: Positions | Joined, idx: np.ndarray,
                     rng: np.random.Generator) -> Positions:
     """The positions at idx, each under a random symmetry of the board."""
@@ -54,9 +74,10 @@ def augmented_batch(game: Game, data: Positions | Joined, idx: np.ndarray,
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, batch: Positions,
                device: torch.device, weights: LossWeights | None = None,
-               value_weight: np.ndarray | None = None) -> Losses | None:
+               value_weight: np.ndarray | None = None,
+               policy_anchor: PolicyAnchor | None = None) -> Losses | None:
     """One update; None if the guard skips a non-finite loss. `value_weight`: each position's
-    weight in the value loss (default all 1)."""
+    weight in the value loss (default all 1); `policy_anchor`: the KL term's network."""
     weights = weights or LossWeights()
     planes, policies, values, weight, owners, scores = (
         torch.from_numpy(np.ascontiguousarray(a)).to(device)
@@ -85,6 +106,8 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, bat
         score_loss = (per_position * known).sum() / known.sum().clamp(min=1)
     loss = (policy_loss + value_loss + weights.ownership * ownership_loss
             + weights.score * score_loss)
+    if policy_anchor is not None:
+        loss = loss + policy_anchor.loss(planes, logits)
     if not guard.ok(loss):
         return None
     opt.zero_grad(set_to_none=True)
@@ -95,12 +118,14 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, bat
 
 def fit(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, game: Game,
         data: Positions | Joined, steps: int, batch_size: int, device: torch.device,
-        rng: np.random.Generator, weights: LossWeights | None = None) -> list[Losses]:
+        rng: np.random.Generator, weights: LossWeights | None = None,
+        policy_anchor: PolicyAnchor | None = None) -> list[Losses]:
     """`steps` updates on random positions of `data` under random board symmetries."""
     losses = []
     for _ in range(steps):
         batch = augmented_batch(game, data, rng.integers(len(data), size=batch_size), rng)
-        result = train_step(net, opt, guard, batch, device, weights)
+        result = train_step(net, opt, guard, batch, device, weights,
+                            policy_anchor=policy_anchor)
         if result is not None:
             losses.append(result)
     return losses
@@ -187,6 +212,7 @@ class Learner:
         self.anchor: Positions | None = None  # expert positions mixed into every batch
         self.anchor_share = 0.0
         self.selfplay_value_weight = 1.0  # beside the anchor's 1
+        self.policy_anchor: PolicyAnchor | None = None  # --policy-kl
 
     def set_lr(self, lr: float) -> None:
         for group in self.opt.param_groups:
@@ -197,7 +223,7 @@ class Learner:
         when an anchor is set."""
         if self.anchor is None or not self.anchor_share:
             return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
-                       self.device, self.rng, self.weights)
+                       self.device, self.rng, self.weights, self.policy_anchor)
         k = round(self.anchor_share * self.batch_size)
         value_weight = None if self.selfplay_value_weight == 1 else np.r_[
             np.full(self.batch_size - k, self.selfplay_value_weight, np.float32),
@@ -209,7 +235,7 @@ class Learner:
                 self.anchor.take(self.rng.integers(len(self.anchor), size=k))])
             batch = augmented_batch(self.game, mixed, np.arange(len(mixed)), self.rng)
             result = train_step(self.net, self.opt, guard, batch, self.device, self.weights,
-                                value_weight)
+                                value_weight, self.policy_anchor)
             if result is not None:
                 losses.append(result)
         return losses

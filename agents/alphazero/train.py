@@ -23,6 +23,7 @@ from agents.alphazero.config import NAME, Config
 from agents.alphazero.learner import (
     Learner,
     LossWeights,
+    PolicyAnchor,
     held_out_figures,
     mean_losses,
     split_records,
@@ -146,6 +147,17 @@ def supervised_start(cfg: Config, learner: Learner, loop: Loop, opts: RunOptions
     return pretrained
 
 
+def start_network(cfg: Config, game: Game, loop: Loop, net: nn.Module, device: torch.device
+                  ) -> nn.Module:
+    """A frozen copy of the network self-play began from: `net` itself before the first
+    iteration, checkpoints/pretrained.pt once resumed."""
+    start = build_net(cfg, game).to(device)
+    kept = loop.run.checkpoint_path("pretrained")
+    start.load_state_dict(load_checkpoint(kept)["best_model"] if loop.resumed
+                          else net.state_dict())
+    return start.requires_grad_(False)
+
+
 def save_games(folder: Path, game: Game, iteration: int, records: list) -> None:
     """--save-games: an iteration's self-play games as SGF files."""
     from envs.sgf import write_sgf
@@ -207,6 +219,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
         loop.log(0, row)
         loop.save(snapshot(), best=True)
 
+    if cfg.policy_kl:
+        learner.policy_anchor = PolicyAnchor(start_network(cfg, game, loop, net, device),
+                                             cfg.policy_kl)
     players = make_players(cfg, game, run, opts, iteration)
     resign = Calibration.restored(cfg.resign_rate, state)
     try:
