@@ -109,3 +109,12 @@ def test_finetune_drift_measures_each_learning_rate_from_the_same_start():
     still, moved = (abs(row["held_out_value_loss"] - result["start"]["held_out_value_loss"])
                     for row in result["after"])
     assert moved > still
+
+
+def test_policy_drift_is_nothing_for_the_start_itself():
+    drift = script("policy_drift").drift
+    agent = ROOT / "experiments" / "agents" / "go9"
+    result = drift(agent, ROOT / "tests" / "data" / "cgoban-9x9.sgf", [agent], positions=50)
+    itself, again = result["networks"]
+    assert itself["kl_from_start"] == again["kl_from_start"] == 0.0
+    assert 0 < itself["policy_entropy"] < np.log(82) and itself == again
