@@ -74,3 +74,21 @@ def test_a_run_with_the_kl_term_resumes_against_its_start(workdir: Path):
     assert alone.returncode == 2 and alone.stderr.strip() == (
         "rl: error: --policy-kl needs --pretrain GAMES (its anchor is the supervised start, kept "
         "as checkpoints/pretrained.pt)")
+
+
+def test_a_resumed_run_anchors_to_the_network_it_began_from(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from agents.alphazero.train import start_network
+    from rl.files import save_checkpoint
+
+    game, cfg = load_game("tic_tac_toe"), Config()
+    began, trained = build_net(cfg, game), build_net(cfg, game)  # two random initialisations
+    save_checkpoint(tmp_path / "pretrained.pt", {"meta": {}, "best_model": began.state_dict()})
+    run = SimpleNamespace(checkpoint_path=lambda name: tmp_path / f"{name}.pt")
+    for resumed, expected in ((True, began), (False, trained)):
+        start = start_network(cfg, game, SimpleNamespace(run=run, resumed=resumed), trained,
+                              torch.device("cpu"))
+        for a, b in zip(start.state_dict().values(), expected.state_dict().values()):
+            assert torch.equal(a, b)
+        assert not any(p.requires_grad for p in start.parameters())
