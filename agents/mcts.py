@@ -201,6 +201,29 @@ def choose(root: Node, num_actions: int, temperature: float,
     return action, policy
 
 
+def pruned_policy(root: Node, num_actions: int, c_puct: float) -> np.ndarray:
+    """The visit counts less the visits the final values do not justify (after KataGo's policy
+    target pruning): each move but the most visited keeps only the visits after which PUCT,
+    with the clean prior and the values the search ended with, would still have preferred it
+    to the most visited move, and a move left with one visit is dropped. What root noise
+    pushed onto weak moves goes, and so do the visits a move had before the best move's
+    value was known (KataGo takes only its forced playouts): the target is sharper than the
+    visits, never reordered at the top."""
+    n = root.N.astype(np.float64)
+    best = int(n.argmax())
+    q = root.W / np.maximum(n, 1)
+    scale = c_puct * math.sqrt(root.visits + 1)
+    bar = q[best] + scale * root.clean_prior[best] / (1 + n[best])
+    with np.errstate(divide="ignore"):
+        earned = np.where(q < bar, np.floor(scale * root.clean_prior / (bar - q)), n)
+    kept = np.minimum(n, earned)
+    kept[kept <= 1] = 0
+    kept[best] = n[best]
+    out = np.zeros(num_actions, dtype=np.float32)
+    out[root.actions] = kept / kept.sum()
+    return out
+
+
 def drop_move(node: Node, action: int) -> None:
     """Take `action` out of an expanded node's moves, with its statistics, unless it is the
     only one (a search player's rule at its root, e.g. no first pass in Go)."""

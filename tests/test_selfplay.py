@@ -256,6 +256,19 @@ def test_search_in_bfloat16_keeps_the_network_s_preferences():
     assert np.abs(values16 - values).max() < 0.05
 
 
+def test_a_prior_temperature_flattens_or_sharpens_the_search_s_priors():
+    game = load_game("connect_four")
+    net = build_net(Config(game="connect_four"), game)
+    planes, masks = map(np.stack, zip(*(game.inputs(game.new_state()) for _ in range(2))))
+    net.eval()
+
+    def entropy(t: float) -> float:
+        p = NetEvaluator(net, torch.device("cpu"), prior_temperature=t)(planes, masks)[0]
+        return float(-(p * np.log(p)).sum(1).mean())
+
+    assert entropy(0.5) < entropy(1.0) < entropy(2.0) < np.log(7)
+
+
 def test_the_search_evaluates_in_inference_mode_after_training_steps():
     game = load_game("connect_four")
     net = build_net(Config(game="connect_four"), game)

@@ -45,6 +45,9 @@ class Config:
     dirichlet_alpha: float = opt(10.0, "root noise concentration x legal moves (0.3 in chess "
                                  "~ 10/35)", min=0.0, min_exclusive=True)
     noise_eps: float = opt(0.25, "weight of the root noise", min=0.0, max=1.0)
+    target_pruning: bool = opt(False, "puct: policy targets keep only the visits the search's "
+                               "final values justify, dropping those root noise or early "
+                               "exploration bought (after KataGo's policy target pruning)")
     temperature_moves: int = opt(4, "moves sampled from visit counts before playing greedily",
                                  min=0)
     resign_rate: float = opt(0.0, "self-play resignation: the false-resignation rate allowed "
@@ -185,6 +188,9 @@ class EvalConfig:
     random_moves: int = opt(0, "open each pair of games with the same 0-N random moves, once "
                             "with each colour (two nearly deterministic players repeat whole "
                             "games otherwise)", min=0)
+    prior_temperature: float = opt(1.0, "the search's priors are softmax(logits / T): above 1 "
+                                   "flatter, below 1 sharper (lc0's PolicyTemperature)",
+                                   min=0.0, min_exclusive=True)
 
 
 @dataclass

@@ -53,10 +53,14 @@ def network_meta(cfg: Config, game: Game) -> dict[str, Any]:
 
 class NetEvaluator:
     """The network as an MCTS evaluator: one forward pass for a batch of positions (in
-    bfloat16 with `bf16`: the search needs move preferences, not the last digits)."""
+    bfloat16 with `bf16`: the search needs move preferences, not the last digits). A
+    `prior_temperature` above 1 flattens the priors, below 1 sharpens them (lc0's
+    PolicyTemperature): softmax(logits / T)."""
 
-    def __init__(self, net: nn.Module, device: torch.device, bf16: bool = False):
+    def __init__(self, net: nn.Module, device: torch.device, bf16: bool = False,
+                 prior_temperature: float = 1.0):
         self.net, self.device, self.bf16 = net, device, bf16
+        self.prior_temperature = prior_temperature
 
     @torch.inference_mode()
     def __call__(self, planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +68,8 @@ class NetEvaluator:
             self.net.eval()  # (a walk over every module: not on each of a search's calls)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, values = self.net(torch.from_numpy(planes).to(self.device))[:2]
-        logits = logits.float().masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
+        logits = logits.float() / self.prior_temperature
+        logits = logits.masked_fill(~torch.from_numpy(masks).to(self.device), -math.inf)
         return torch.softmax(logits, 1).cpu().numpy(), values.float().cpu().numpy()
 
 
@@ -103,9 +108,11 @@ def load_net(run: Run, which: str = "best") -> tuple[Config, Game, PolicyValueNe
 
 def net_player(cfg: Config, game: Game, net: nn.Module, seed: int, *,
                simulations: int | None = None, device: torch.device = CPU,
-               name: str = "agent", noise: bool = False) -> SearchPlayer:
+               name: str = "agent", noise: bool = False, prior_temperature: float = 1.0
+               ) -> SearchPlayer:
     """Our search guided by `net`, at `simulations` (default: the run's evaluation setting)."""
-    return SearchPlayer(game, NetEvaluator(net, device, cfg.search_bf16),
+    evaluator = NetEvaluator(net, device, cfg.search_bf16, prior_temperature)
+    return SearchPlayer(game, evaluator,
                         cfg.search_config(simulations or cfg.eval_simulations or None), seed, name,
                         noise)
 

@@ -25,6 +25,7 @@ from agents.mcts import (
     advance,
     choose,
     no_first_pass,
+    pruned_policy,
     search,
 )
 from envs.games import Game
@@ -101,12 +102,13 @@ class PlaySettings:
     resign_off_share: float = 1.0  # games played out with resignation off
     pass_first: Literal["both", "one"] = "both"  # "one": a player drawn per game never
     # passes first (Config.pass_first)
+    target_pruning: bool = False  # PUCT targets pruned (Config.target_pruning)
 
     @staticmethod
     def of(cfg: Config, resign_threshold: float = NEVER) -> PlaySettings:
         return PlaySettings(cfg.search_config(), cfg.temperature_moves, cfg.value_target_q,
                             cfg.fast_simulations, cfg.full_search_share, resign_threshold,
-                            cfg.resign_off_share, cfg.pass_first)
+                            cfg.resign_off_share, cfg.pass_first, cfg.target_pruning)
 
 
 def positions_of(game: Game, steps: list[tuple[np.ndarray, np.ndarray, int, float, bool]],
@@ -215,9 +217,10 @@ def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySett
              moves: list[int], strict: list[bool]) -> list[tuple[int, np.ndarray]]:
     """Search every root at once; each one's move and policy target. PUCT: Dirichlet noise on
     full searches, moves sampled from the visits for the first `temperature_moves`, visit
-    counts as targets. Gumbel: Gumbel noise on full searches (the sampling itself), the best
-    survivor of sequential halving, the completed-Q policy as target. Where strict[i], root i
-    may not pass first (its target then gives the pass nothing)."""
+    counts as targets (pruned to what the values justify with target_pruning). Gumbel: Gumbel
+    noise on full searches (the sampling itself), the best survivor of sequential halving,
+    the completed-Q policy as target. Where strict[i], root i may not pass first (its target
+    then gives the pass nothing)."""
     cfg = play.search
     no_first_pass(game, [r for r, s in zip(roots, strict) if s], evaluator)
     if cfg.kind == "gumbel":
@@ -226,5 +229,9 @@ def searched(roots: list[Node], game: Game, evaluator: Evaluator, play: PlaySett
                                                                            game.num_actions))
                 for r in roots]
     search(game, roots, evaluator, cfg, rng, budgets, full)
-    return [choose(r, game.num_actions, 1.0 if n < play.temperature_moves else 0.0, rng)
-            for r, n in zip(roots, moves)]
+    chosen = [choose(r, game.num_actions, 1.0 if n < play.temperature_moves else 0.0, rng)
+              for r, n in zip(roots, moves)]
+    if not play.target_pruning:
+        return chosen
+    return [(a, pruned_policy(r, game.num_actions, cfg.c_puct) if f else p)
+            for (a, p), r, f in zip(chosen, roots, full)]

@@ -53,7 +53,8 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     cfg, game, net, state = load_net(run, checkpoint)
     cfg = with_precision(cfg, ev.precision)  # the search's (default: the run's)
     seed = cfg.seed + 50_000 if ev.seed is None else ev.seed
-    agent = net_player(cfg, game, net, seed, simulations=ev.simulations)
+    agent = net_player(cfg, game, net, seed, simulations=ev.simulations,
+                       prior_temperature=ev.prior_temperature)
     # all games at once batch our network best, but GTP engines (one per game) share the
     # cores: each answer may wait for the others', so the limit grows with games per core
     engine = ev.opponent.startswith("gtp:")
@@ -76,7 +77,8 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
             "iteration": state["iteration"], "opponent": ev.opponent,
             "referee": referee.command if referee else "rules (open_spiel)",
             "simulations": agent.cfg.simulations, "random_moves": ev.random_moves,
-            "search_precision": cfg.search_precision, **result.summary(),
+            "search_precision": cfg.search_precision,
+            "prior_temperature": ev.prior_temperature, **result.summary(),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
