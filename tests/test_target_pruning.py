@@ -48,3 +48,12 @@ def test_self_play_prunes_its_targets_through_the_command(workdir: Path):
                             check=True).stdout)
     assert summary["iterations"] == 1
     assert "target_pruning: true" in (workdir / "p/config.yaml").read_text()
+
+
+def test_pruning_is_refused_with_gumbel_search(workdir: Path):
+    out = rl("train", "alphazero", "--game", "tic_tac_toe", "--search", "gumbel",
+             "--target-pruning", "--no-progress", cwd=workdir)
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "rl: error: --target-pruning prunes PUCT's visit counts; --search gumbel's targets are "
+        "already its completed-Q policy")
+    assert not (workdir / "runs").exists()

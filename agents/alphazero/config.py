@@ -137,6 +137,9 @@ class Config:
         if self.policy_kl and not self.pretrain:
             raise UserError("--policy-kl needs --pretrain GAMES (its anchor is the supervised "
                             "start, kept as checkpoints/pretrained.pt)")
+        if self.target_pruning and self.search != "puct":
+            raise UserError("--target-pruning prunes PUCT's visit counts; --search gumbel's "
+                            "targets are already its completed-Q policy")
         if self.init_model and not Path(self.init_model).exists():
             raise UserError(f"--init-model: {self.init_model} not found")
 
