@@ -369,6 +369,7 @@ def test_expert_positions_can_anchor_self_play_without_pretraining_again(workdir
                             "--expert-share", "0.5", *TINY, "--run-dir", "anchored",
                             cwd=workdir, check=True).stdout)
     assert summary["pretrain_steps"] == 0 and 0 <= summary["move_accuracy"] <= 1
+    assert "pretrain_policy_loss" not in summary  # no steps: no losses, rather than NaN
     alone = rl("train", "alphazero", "--game", "tic_tac_toe", "--expert-share", "0.5", *TINY,
                cwd=workdir)
     assert alone.returncode == 2 and "--expert-share needs --pretrain" in alone.stderr

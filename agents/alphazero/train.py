@@ -109,7 +109,9 @@ def pretrain(cfg: Config, learner: Learner, run: Run, opts: RunOptions, experts:
                "pretrain_positions": len(expert), "pretrain_steps": steps,
                "pretrain_move_accuracy": held["move_accuracy"],
                "pretrain_held_out_value_loss": held["held_out_value_loss"],
-               **{f"pretrain_{k}": v for k, v in mean_losses(losses[-200:]).items()},
+               # no steps, no losses (not NaN, which strict JSON readers refuse)
+               **{f"pretrain_{k}": v for k, v in mean_losses(losses[-200:]).items()
+                  if losses},
                "pretrain_s": round(time.perf_counter() - t0, 1)}
     return figures
 
