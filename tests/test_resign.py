@@ -46,6 +46,24 @@ def test_self_play_resigns_only_games_allowed_to(off_share: float, resigned: int
         assert np.isnan(positions.scores).all()
 
 
+def test_a_resigned_game_is_won_by_the_other_player_in_its_record_and_value_targets():
+    game = load_game("go5")
+    play = PlaySettings(SearchConfig(simulations=4), temperature_moves=0,
+                        resign_threshold=0.99, resign_off_share=0.0)
+    positions, _, records = self_play(game, uniform_evaluator, play, 4,
+                                      np.random.default_rng(0))
+    start = 0
+    for record in records:
+        resigner = len(record.moves) % 2  # the player to move when the game ended
+        assert record.score == f"{'BW'[1 - resigner]}+R"
+        assert record.result == (-1.0 if resigner == 0 else 1.0)
+        values = positions.values[start:start + len(record.moves)]
+        to_move = np.arange(len(values)) % 2
+        assert (values[to_move == resigner] == -1.0).all()  # the loser's positions: lost
+        assert (values[to_move != resigner] == 1.0).all()
+        start += len(record.moves)
+
+
 def test_the_threshold_lets_at_most_the_rate_of_winners_resign():
     lows = list(np.linspace(-0.99, 0.0, 40))
     threshold = calibrate(lows, rate=0.05)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agents.arena.gtp import engine_argv
 from agents.mcts import SearchConfig
 from envs.games import resolve_game
 from rl.backbones import check_backbone
@@ -107,6 +108,13 @@ class Config:
     policy_kl: float = opt(0.0, "weight of KL(supervised start || network) on the policy of "
                            "every training position: self-play's policy kept near the network "
                            "it began from (needs --pretrain; 0: none)", min=0.0)
+    opponent_engine: str = opt("", "Go: a GTP engine (e.g. \"gnugo --mode gtp --level 8\") "
+                               "seated at one side of --opponent-share of the self-play games, "
+                               "a player other than the network itself (AlphaGo's opponent "
+                               "pool); its moves are learnt as policy targets and those games' "
+                               "results always teach the value")
+    opponent_share: float = opt(0.0, "share of each iteration's games against "
+                                "--opponent-engine", min=0.0, max=1.0)
     save_games: bool = opt(False, "Go: write every self-play game as SGF to games/", resumable=True)
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the trunk")
     init_model: str | None = opt(None, "a self-play run directory, shipped agent or checkpoint "
@@ -140,6 +148,12 @@ class Config:
         if self.target_pruning and self.search != "puct":
             raise UserError("--target-pruning prunes PUCT's visit counts; --search gumbel's "
                             "targets are already its completed-Q policy")
+        if bool(self.opponent_engine) != bool(self.opponent_share):
+            raise UserError("--opponent-engine COMMAND and --opponent-share S go together")
+        if self.opponent_engine:
+            if not self.game.startswith("go"):
+                raise UserError(f"--opponent-engine: GTP engines play Go, not {self.game}")
+            engine_argv(self.opponent_engine)  # a missing program: one line now
         if self.init_model and not Path(self.init_model).exists():
             raise UserError(f"--init-model: {self.init_model} not found")
 

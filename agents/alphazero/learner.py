@@ -69,30 +69,25 @@ def augmented_batch(game: Game, data: Positions | Joined, idx: np.ndarray,
         if ownership.shape[1]:
             ownership[sel] = sym.board(ownership[sel].reshape(-1, h, w)).reshape(-1, h * w)
     return Positions(planes, policies, batch.values, batch.policy_weight, ownership,
-                     batch.scores)
+                     batch.scores, batch.value_weight)
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, guard: LossGuard, batch: Positions,
                device: torch.device, weights: LossWeights | None = None,
-               value_weight: np.ndarray | None = None,
                policy_anchor: PolicyAnchor | None = None) -> Losses | None:
-    """One update; None if the guard skips a non-finite loss. `value_weight`: each position's
-    weight in the value loss (default all 1); `policy_anchor`: the KL term's network."""
+    """One update; None if the guard skips a non-finite loss. `policy_anchor`: the KL term's
+    network."""
     weights = weights or LossWeights()
-    planes, policies, values, weight, owners, scores = (
+    planes, policies, values, weight, owners, scores, value_weight = (
         torch.from_numpy(np.ascontiguousarray(a)).to(device)
         for a in (batch.planes, batch.policies, batch.values, batch.policy_weight,
-                  batch.ownership, batch.scores))
+                  batch.ownership, batch.scores, batch.value_weight))
     net.train()
     out = net(planes)
     logits, v = out[0], out[1]
     per_position = -(policies * F.log_softmax(logits, 1)).sum(1)
     policy_loss = (per_position * weight).sum() / weight.sum().clamp(min=1.0)
-    if value_weight is None:
-        value_loss = F.mse_loss(v, values)
-    else:
-        w = torch.from_numpy(value_weight).to(device)
-        value_loss = (w * (v - values).pow(2)).sum() / w.sum().clamp(min=1.0)
+    value_loss = (value_weight * (v - values).pow(2)).sum() / value_weight.sum().clamp(min=1.0)
     ownership_loss = torch.zeros((), device=device)
     if len(out) > 2 and owners.shape[1]:
         known = (owners != 0).any(1).float()  # all zeros: the game's end is not known
@@ -211,7 +206,7 @@ class Learner:
         self.window: dict[int, Positions] = {}  # iteration -> its self-play positions
         self.anchor: Positions | None = None  # expert positions mixed into every batch
         self.anchor_share = 0.0
-        self.selfplay_value_weight = 1.0  # beside the anchor's 1
+        self.selfplay_value_weight = 1.0  # of window files saved before positions had theirs
         self.policy_anchor: PolicyAnchor | None = None  # --policy-kl
 
     def set_lr(self, lr: float) -> None:
@@ -225,9 +220,6 @@ class Learner:
             return fit(self.net, self.opt, guard, self.game, data, steps, self.batch_size,
                        self.device, self.rng, self.weights, self.policy_anchor)
         k = round(self.anchor_share * self.batch_size)
-        value_weight = None if self.selfplay_value_weight == 1 else np.r_[
-            np.full(self.batch_size - k, self.selfplay_value_weight, np.float32),
-            np.ones(k, np.float32)]
         losses = []
         for _ in range(steps):
             mixed = Positions.concat([
@@ -235,7 +227,7 @@ class Learner:
                 self.anchor.take(self.rng.integers(len(self.anchor), size=k))])
             batch = augmented_batch(self.game, mixed, np.arange(len(mixed)), self.rng)
             result = train_step(self.net, self.opt, guard, batch, self.device, self.weights,
-                                value_weight, self.policy_anchor)
+                                self.policy_anchor)
             if result is not None:
                 losses.append(result)
         return losses
@@ -273,5 +265,6 @@ class Learner:
             self.window = {last - len(state["window"]) + 1 + i: Positions.from_state(w)
                            for i, w in enumerate(state["window"])}
             return
-        self.window = {i: Positions.from_state(load_checkpoint(self.folder / f"iter{i:04d}.pt"))
+        self.window = {i: Positions.from_state(load_checkpoint(self.folder / f"iter{i:04d}.pt"),
+                                               self.selfplay_value_weight)
                        for i in state["window_iterations"]}

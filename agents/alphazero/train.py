@@ -47,7 +47,7 @@ BASE_COLUMNS = ["iteration", "games", "positions", "window_positions", "policy_l
                 "value_loss", "ownership_loss", "score_loss", "positions_per_s", "self_play_s",
                 "train_s", "iteration_s", "lr", "first_player_wins", "draws", "game_length",
                 "gate_score", "resign_threshold", "resigned", "played_out", "false_resign_rate",
-                "move_accuracy", "held_out_value_loss"]
+                "move_accuracy", "held_out_value_loss", "opponent_games", "opponent_win_rate"]
 
 
 def column(spec: str) -> str:
@@ -279,7 +279,11 @@ def iterate(cfg: Config, game: Game, learner: Learner, best_net: nn.Module,
            "resigned": stats["resigned"] / n, "played_out": stats["played_out"],
            # AlphaGo Zero's false positives: played-out games whose winner would have resigned
            "false_resign_rate": stats["false_resign"] / stats["played_out"]
-           if stats["played_out"] else None, **done.extra}
+           if stats["played_out"] else None,
+           # the network's results against --opponent-engine, in its training games
+           "opponent_games": stats["opponent_games"],
+           "opponent_win_rate": stats["opponent_lost"] / stats["opponent_games"]
+           if stats["opponent_games"] else None, **done.extra}
     accepted = True
     if cfg.gate_games:
         row["gate_score"] = gate(cfg, game, learner.net, best_net, device, iteration + 1)
