@@ -79,6 +79,20 @@ def test_the_opponent_is_closed_when_the_games_end():
     assert opponent.states == {}
 
 
+def test_against_the_opponent_the_network_never_repeats_a_position(monkeypatch):
+    # GNU Go refuses a move that repeats a position (positional superko); here every move to
+    # the centre counts as one, and the network must take another, in the opponent's games
+    game = load_game("go5")
+    centre = 12
+    monkeypatch.setattr(game, "is_superko", lambda state: state.history()[-1:] == [centre])
+    play = PlaySettings(SearchConfig(simulations=8), temperature_moves=0, opponent_share=1.0)
+    _, _, records = self_play(game, uniform_evaluator, play, 6, np.random.default_rng(4),
+                              RandomPlayer(game, 4))
+    for record in records:
+        ours = 1 - record.players.index("random")
+        assert centre not in record.moves[ours::2]
+
+
 @pytest.mark.skipif(GNUGO is None, reason="GNU Go is not installed (apt-get install gnugo)")
 def test_self_play_against_gnu_go_through_the_command(workdir):
     out = rl("train", "alphazero", "--game", "go5", "--iterations", "1",
