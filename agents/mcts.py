@@ -224,6 +224,16 @@ def pruned_policy(root: Node, num_actions: int, c_puct: float) -> np.ndarray:
     return out
 
 
+def unrepeated(game: Game, root: Node, action: int) -> int:
+    """`action`, unless it repeats a position (open_spiel ends the game as a draw; under
+    positional superko, GNU Go's and ours against it, it is illegal): then the most visited
+    move that does not, else a pass."""
+    for a in [action, *map(int, root.actions[np.argsort(-root.N, kind="stable")])]:
+        if not game.is_superko(root.state.child(a)):
+            return a
+    return game.pass_action
+
+
 def drop_move(node: Node, action: int) -> None:
     """Take `action` out of an expanded node's moves, with its statistics, unless it is the
     only one (a search player's rule at its root, e.g. no first pass in Go)."""

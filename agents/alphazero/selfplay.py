@@ -34,6 +34,7 @@ from agents.mcts import (
     no_first_pass,
     pruned_policy,
     search,
+    unrepeated,
 )
 from envs.games import Game
 from envs.records import GameRecord
@@ -241,23 +242,13 @@ def _play(game: Game, evaluator: Evaluator, play: PlaySettings, games: int,
                           [roots[i].player == strict[i] for i in live])
         for i, is_full, (action, policy) in zip(live, full, chosen):
             root = roots[i]
-            if seats[i] >= 0:
+            if seats[i] >= 0:  # GNU Go refuses a move that repeats a position
                 action = unrepeated(game, root, action)
             value = gumbel.root_value(root, play.search)
             step = None if watches[i].resigns(root.player, value, play.resign_threshold) else (
                 game.encode(root.state), policy, root.player, value, is_full)
             if (done := move(i, action, step)) is not None:
                 yield done
-
-
-def unrepeated(game: Game, root: Node, action: int) -> int:
-    """Against an engine, a move that repeats a position (open_spiel ends the game as a draw;
-    under GNU Go's positional superko it is illegal, and the engine refuses it) gives way to
-    the next most visited move that does not, as our player's moves do in rl eval."""
-    for a in [action, *map(int, root.actions[np.argsort(-root.N, kind="stable")])]:
-        if not game.is_superko(root.state.child(a)):
-            return a
-    return game.pass_action
 
 
 def one_hot(action: int, size: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from agents.mcts import (
     advance,
     no_first_pass,
     search,
+    unrepeated,
 )
 from envs.games import Game
 
@@ -185,7 +186,4 @@ class SearchPlayer:
             child = root.state.child(passing)  # the game ends: take a sure win
             if child.returns()[root.player] > 0:
                 return passing
-        for action in [first, *map(int, root.actions[np.argsort(-root.N, kind="stable")])]:
-            if not self.game.is_superko(root.state.child(action)):
-                return action
-        return passing
+        return unrepeated(self.game, root, first)
