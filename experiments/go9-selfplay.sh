@@ -1,39 +1,40 @@
 #!/usr/bin/env bash
-# Go 9x9, AlphaGo's second stage measured one change at a time (issue 24): from one supervised
-# start (experiments/go9.sh's pretraining), self-play runs that differ in one setting each,
-# all at the same simulations and games per iteration, with a strength point every 5
-# iterations against GNU Go level 10 (40 games, GNU Go as referee). Run again, it resumes.
+# Go 9x9, AlphaGo's second stage: which search learns faster per hour of the 2 cores
+# (issue 24). From one supervised start, self-play runs that differ only in the search, at
+# the same simulations a move (100 on a quarter of the moves, 24 on the rest) and 64 games an
+# iteration, each with a strength point every 4 iterations against GNU Go level 10 (40 games,
+# iteration 0 included); then the curves in one plot, per iteration and per hour of the run.
+# The other settings are the sixth leg's of experiments/results/go9.md (resignations scored
+# right, one player per game never passes first). Run again, it resumes where it stopped.
 #   experiments/go9-selfplay.sh [BASE_DIR]      (default runs/go9-selfplay)
-# Needs experiments/go9.sh's expert games (data/go9) and its run (runs/go9: the pretrained
-# network), or START=<a run, shipped agent or checkpoint> and DATA=<the expert games>.
+# START: the supervised network (default: the shipped agent, experiments/agents/go9);
+# DATA: GNU Go's games, for the expert anchor and the held-out figures (default data/go9,
+# experiments/go9.sh's; the third run's 832 games unpack from
+# experiments/results/go9/run-3/expert-games.tar.gz). RUNS="puct" runs one of them.
 set -euo pipefail
 BASE=${1:-runs/go9-selfplay}
 DATA=${DATA:-data/go9}
-START=${START:-runs/go9/checkpoints/pretrained.pt}
+START=${START:-experiments/agents/go9}
 RL=${RL:-rl}
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 COMMON=(--game go9 --init-model "$START" --pretrain "$DATA" --pretrain-epochs 0
-        --iterations 20 --eval-every 5 --eval-games 40
-        --eval-opponents "gtp:$GNUGO --level 10" --seed 0)
+        --pass-first one --iterations 24 --eval-every 4 --eval-games 40
+        --eval-opponents "gtp:$GNUGO --level 10" --seed 0 --no-progress)
 
-declare -A RUNS=(
-  [puct]="--expert-share 0"                           # the loop that weakened: no anchor
-  [gumbel]="--search gumbel --expert-share 0"         # Gumbel AlphaZero's search and targets
-  [gumbel-anchor]="--search gumbel --expert-share 0.25"  # + GNU Go's positions in every batch
-  [gumbel-anchor-lr]="--search gumbel --expert-share 0.25 --lr 2e-4"  # + a lower rate
-  [puct-anchor]="--expert-share 0.25"                 # the anchor alone, with PUCT (the preset)
+declare -A SEARCH=(
+  [puct]=""                  # AlphaZero's PUCT, Dirichlet noise, visit counts as targets
+  [gumbel]="--search gumbel"  # Gumbel AlphaZero: sequential halving, completed-Q targets
 )
-for name in puct gumbel gumbel-anchor gumbel-anchor-lr puct-anchor; do
+for name in ${RUNS:-puct gumbel}; do
+  [[ -v SEARCH[$name] ]] || { echo "go9-selfplay.sh: no run '$name' (puct, gumbel)" >&2; exit 2; }
   run="$BASE/$name"
   if [ -f "$run/summary.json" ]; then continue; fi
-  if [ -d "$run" ]; then
-    $RL train alphazero --resume "$run"
+  if [ -d "$run/checkpoints" ]; then
+    $RL train alphazero --resume "$run" --no-progress
   else
     # shellcheck disable=SC2086  # the settings are words
-    $RL train alphazero "${COMMON[@]}" ${RUNS[$name]} --run-dir "$run"
+    $RL train alphazero "${COMMON[@]}" ${SEARCH[$name]} --run-dir "$run"
   fi
 done
-# the strength curves side by side: vs GNU Go level 10 per iteration and per hour of
-# self-play and training (which search learns faster on the same cores), one line per run
 $RL compare "$BASE"/*/ --metric vs_gnugo_level_10_win --out "$BASE/strength.png"
 $RL compare "$BASE"/*/ --metric vs_gnugo_level_10_win --x hours --out "$BASE/strength-hours.png"
