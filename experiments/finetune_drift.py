@@ -2,7 +2,7 @@
 themselves: `--steps` updates on GNU Go's positions alone (no self-play), with a fresh AdamW at
 each learning rate, then the held-out figures (move accuracy, value loss) beside the start's.
 
-    python experiments/finetune_drift.py experiments/agents/go9 data/go9-run3 \
+    python experiments/finetune_drift.py experiments/agents/go9-supervised data/go9-run3 \
         --lrs 5e-4,5e-5 [--steps 100] [--threads 2]
 
 Prints one JSON object. The go9 preset's batch, loss weights and weight decay; the held-out

@@ -7,14 +7,14 @@
 # The other settings are the sixth leg's of experiments/results/go9.md (resignations scored
 # right, one player per game never passes first). Run again, it resumes where it stopped.
 #   experiments/go9-selfplay.sh [BASE_DIR]      (default runs/go9-selfplay)
-# START: the supervised network (default: the shipped agent, experiments/agents/go9);
+# START: the supervised network (default experiments/agents/go9-supervised);
 # DATA: GNU Go's games, for the expert anchor and the held-out figures (default data/go9,
 # experiments/go9.sh's; the third run's 832 games unpack from
 # experiments/results/go9/run-3/expert-games.tar.gz). RUNS="puct" runs one of them.
 set -euo pipefail
 BASE=${1:-runs/go9-selfplay}
 DATA=${DATA:-data/go9}
-START=${START:-experiments/agents/go9}
+START=${START:-experiments/agents/go9-supervised}
 RL=${RL:-rl}
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 COMMON=(--game go9 --init-model "$START" --pretrain "$DATA" --pretrain-epochs 0

@@ -2,7 +2,7 @@
 held-out positions: KL(start || network) and each policy's entropy (nats), beside the
 held-out move accuracy and value loss.
 
-    python experiments/policy_drift.py experiments/agents/go9 data/go9-run3 \
+    python experiments/policy_drift.py experiments/agents/go9-supervised data/go9-run3 \
         runs/go9-sp-value-experts runs/go9-sp-lr1e-4 [--positions 2000] [--threads 2] \
         [--prior-temperature T]
 

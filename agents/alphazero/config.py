@@ -119,8 +119,8 @@ class Config:
     init_encoder: str | None = opt(None, "checkpoint whose backbone weights start the trunk")
     init_model: str | None = opt(None, "a self-play run directory, shipped agent or checkpoint "
                                  "whose whole network starts this run (e.g. "
-                                 "experiments/agents/go9: the supervised stage done); a score "
-                                 "head it lacks starts fresh")
+                                 "experiments/agents/go9-supervised: the supervised stage "
+                                 "done); a score head it lacks starts fresh")
     freeze_encoder: bool = opt(False, "train the heads only")
     threads: int = opt(0, "CPU threads for torch (0 = all cores)", min=0,
                        resumable=True)
