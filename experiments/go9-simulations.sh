@@ -2,8 +2,8 @@
 # Go 9x9: how strength against GNU Go level 10 grows with the simulations a move, for the
 # supervised network and the shipped self-play network (48 iterations, the eighth leg), each
 # point at the same budget for both (issue 24; experiments/results/go9.md, "How it loses").
-# Seed 2: games that chose no network (the legs compared them with seed 1, the ladder seed 3). One JSON per network and budget in
-# OUT; run again, it plays only the points not there yet.
+# Seed 2: games that chose no network (the legs compared them with seed 1, the ladder seed 3).
+# One JSON per network and budget in OUT; run again, it plays only the points not there yet.
 #   experiments/go9-simulations.sh [OUT]      (default runs/go9-simulations)
 # SIMS="100 200 400" (the budgets, in order), GAMES=100 (a point).
 set -euo pipefail
