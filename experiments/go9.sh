@@ -17,17 +17,27 @@ NETS=${KEEP:-$RUN}  # where the exported networks and the matches' JSON go
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 RL=${RL:-rl}
 # each step's wall time, a JSON line per leg that ran (a resumed step adds a line): the
-# pipeline's time is their sum
-# (a leg killed midway logs nothing here; the run's own metrics keep its times)
+# pipeline's time is their sum (a leg killed with SIGKILL logs nothing here; the run's own
+# metrics keep its times)
 if [ -n "$KEEP" ]; then TIMES=$KEEP/times.jsonl; else TIMES=${RUN%/}-times.jsonl; fi
+log_time() {  # log_time STEP SECONDS STATUS
+  printf '{"step": "%s", "seconds": %d, "ended": "%s", "status": "%s", "cpu": "%s", "cores": %d}\n' \
+    "$1" "$2" "$(date -u +%FT%TZ)" "$3" "$(lscpu | sed -n 's/^Model name: *//p')" \
+    "$(nproc)" >> "$TIMES"
+}
 timed() {  # timed STEP COMMAND...
   local step=$1 t0=$SECONDS
   mkdir -p "$(dirname "$TIMES")"
   shift
-  "$@"
-  printf '{"step": "%s", "seconds": %d, "ended": "%s", "cpu": "%s", "cores": %d}\n' "$step" \
-    $((SECONDS - t0)) "$(date -u +%FT%TZ)" "$(lscpu | sed -n 's/^Model name: *//p')" \
-    "$(nproc)" >> "$TIMES"
+  # a leg stopped with SIGTERM or Ctrl-C (not SIGKILL) still logs the time it spent, so the
+  # legs' lines sum to the pipeline's time
+  "$@" &
+  local pid=$!
+  trap 'kill -TERM $pid 2>/dev/null; wait $pid || :; log_time "$step" $((SECONDS - t0)) stopped; exit 143' \
+    TERM INT HUP
+  wait $pid
+  trap - TERM INT HUP
+  log_time "$step" $((SECONDS - t0)) done
 }
 
 if [ -n "$KEEP" ] && [ ! -d "$DATA" ] && [ -f "$KEEP/expert-games.tar.gz" ]; then
@@ -57,13 +67,18 @@ if [ -n "$KEEP" ] && [ "$DATA/gnugo-random/.done" -nt "$KEEP/expert-games.tar.gz
   mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
 fi
 
-# 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset)
+# 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset) as
+#    the shipped network learnt it (experiments/results/go9.md, seventh and eighth legs): 48
+#    iterations, a quarter of the games against GNU Go level 8 (AlphaGo's opponent pool with a
+#    player that is not the network), one player per game never passing first
 if [ -f "$RUN/summary.json" ] || [ -d "$NETS/selfplay-agent" ]; then
   :  # trained to the end
 elif [ -d "$RUN" ]; then
   timed train $RL train alphazero --resume "$RUN"
 else
-  timed train $RL train alphazero --game go9 --pretrain "$DATA" --seed 0 --run-dir "$RUN"
+  timed train $RL train alphazero --game go9 --pretrain "$DATA" --seed 0 --run-dir "$RUN" \
+    --iterations 48 --eval-every 12 --pass-first one \
+    --opponent-engine "$GNUGO --level 8" --opponent-share 0.25
 fi
 
 # both networks as agents (2.4 MB each): the matches play them, so they go on without RUN
@@ -101,7 +116,7 @@ ladder pretrained 10 200
 # the rest of the README's ladder: random and GNU Go levels 1 (200 games) and 5
 for stage in selfplay pretrained; do
   ladder $stage 1 200
-  ladder $stage 5 50
+  ladder $stage 5 200
   ladder $stage random 100
 done
 # the shipped agent, the stronger of the two against GNU Go level 10:
