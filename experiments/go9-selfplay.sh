@@ -4,8 +4,10 @@
 # the same simulations a move (100 on a quarter of the moves, 24 on the rest) and 64 games an
 # iteration, each with a strength point every 4 iterations against GNU Go level 10 (40 games,
 # iteration 0 included); then the curves in one plot, per iteration and per hour of the run.
-# The other settings are the sixth leg's of experiments/results/go9.md (resignations scored
-# right, one player per game never passes first). Run again, it resumes where it stopped.
+# The other settings are the seventh leg's of experiments/results/go9.md, the first half of
+# the shipped network's recipe (one player per game never passes first, a quarter of the
+# games against GNU Go level 8), so the PUCT run is that leg again with its strength curve.
+# Run again, it resumes where it stopped.
 #   experiments/go9-selfplay.sh [BASE_DIR]      (default runs/go9-selfplay)
 # START: the supervised network (default experiments/agents/go9-supervised);
 # DATA: GNU Go's games, for the expert anchor and the held-out figures (default data/go9,
@@ -18,7 +20,8 @@ START=${START:-experiments/agents/go9-supervised}
 RL=${RL:-rl}
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 COMMON=(--game go9 --init-model "$START" --pretrain "$DATA" --pretrain-epochs 0
-        --pass-first one --iterations 24 --eval-every 4 --eval-games 40
+        --pass-first one --opponent-engine "$GNUGO --level 8" --opponent-share 0.25
+        --iterations 24 --eval-every 4 --eval-games 40
         --eval-opponents "gtp:$GNUGO --level 10" --seed 0 --no-progress)
 
 declare -A SEARCH=(
