@@ -88,7 +88,8 @@ for pair in pretrained:pretrained best:selfplay; do  # CHECKPOINT:AGENT
 done
 
 # 4. the matches, GNU Go as referee of each, colours alternating, a file of JSON per match
-#    (a match killed midway is played again): the figures the pipeline is for first
+#    (a match killed midway goes on from the games it saved: --resume): the figures the
+#    pipeline is for first
 mkdir -p "$NETS/ladder" "$RUN/ladder"
 ladder() {  # ladder STAGE LEVEL|random GAMES: a network against GNU Go at a level, or random
   local stage=$1 level=$2 games=$3 opponent name
@@ -97,7 +98,7 @@ ladder() {  # ladder STAGE LEVEL|random GAMES: a network against GNU Go at a lev
   local out="$NETS/ladder/$stage-vs-$name.json"
   [ -f "$out" ] && return
   timed "$stage-vs-$name" $RL eval "$NETS/$stage-agent" --opponent "$opponent" \
-    --games "$games" --save-games "$RUN/ladder/$stage-vs-$name" --json > "$out.part"
+    --games "$games" --save-games "$RUN/ladder/$stage-vs-$name" --resume --json > "$out.part"
   mv "$out.part" "$out"
 }
 head_to_head() {  # the self-play network against the supervised one it started from, each
@@ -107,7 +108,7 @@ head_to_head() {  # the self-play network against the supervised one it started 
   [ -f "$out" ] && return
   timed selfplay-vs-pretrained $RL eval "$NETS/selfplay-agent" \
     --opponent "$NETS/pretrained-agent" --games 200 --random-moves 4 --referee "$GNUGO" \
-    --save-games "$RUN/ladder/selfplay-vs-pretrained" --json > "$out.part"
+    --save-games "$RUN/ladder/selfplay-vs-pretrained" --resume --json > "$out.part"
   mv "$out.part" "$out"
 }
 ladder selfplay 10 200

@@ -196,6 +196,8 @@ class EvalConfig:
                               "'none' for open_spiel's Tromp-Taylor (default: GNU Go when the "
                               "opponent is GNU Go)")
     save_games: str | None = opt(None, "Go: a folder to write each game to as SGF as it ends")
+    resume: bool = opt(False, "Go: continue the killed match whose games are in --save-games "
+                       "(same settings), playing only the games not there")
     parallel: int | None = opt(None, "games played at once (default: all; 32 against a GTP "
                                "engine)", min=1)
     timeout: float = opt(60.0, "seconds a GTP engine may take to answer with a core to itself "

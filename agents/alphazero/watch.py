@@ -2,6 +2,7 @@
 games (`rl record`), play it (`rl play`) or let another program play it (`rl gtp`)."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -13,28 +14,29 @@ import numpy as np
 from agents.alphazero.config import EvalConfig, RecordConfig
 from agents.alphazero.net import agent_player, load_net, net_player, with_precision
 from agents.arena.gtp import GtpServer, Referee, is_gnugo
-from agents.arena.match import Match, random_opening
+from agents.arena.match import Match, kept_games, random_opening, saved_games
 from agents.arena.pictures import draw
 from agents.arena.protocol import RESIGN
 from agents.arena.registry import make_player
 from envs.games import Game, load_game
 from envs.records import GameRecord
 from rl.errors import UserError
+from rl.files import atomic_write_text
 from rl.run import Run
 
 # GNU Go judges dead stones under area rules: the referee of matches against it
 REFEREE = "gnugo --mode gtp --chinese-rules --capture-all-dead"
 ENGINE_GAMES = 32  # games at once against a GTP engine, by default
+MATCH_FILE = "match.json"  # in --save-games: the settings a resumed match must share
 
 
-def referee_for(game: Any, opponent: str, choice: str | None) -> Referee | None:
-    """--referee: an engine command, 'none' (Tromp-Taylor, open_spiel's), or by default GNU
-    Go when the opponent is GNU Go."""
+def referee_command(game: Any, opponent: str, choice: str | None) -> str | None:
+    """--referee: an engine command, 'none' (Tromp-Taylor, open_spiel's: None), or by default
+    GNU Go when the opponent is GNU Go."""
     if not game.gtp or choice == "none":
         return None
-    command = choice or (REFEREE if opponent.startswith("gtp:") and is_gnugo(opponent[4:])
-                         else None)
-    return Referee(game, command) if command else None
+    return choice or (REFEREE if opponent.startswith("gtp:") and is_gnugo(opponent[4:])
+                      else None)
 
 
 def paired_opening(game: Game, most: int, seed: int) -> Callable[[Any, int], list[int]] | None:
@@ -55,6 +57,17 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     seed = cfg.seed + 50_000 if ev.seed is None else ev.seed
     agent = net_player(cfg, game, net, seed, simulations=ev.simulations,
                        prior_temperature=ev.prior_temperature)
+    judge = referee_command(game, ev.opponent, ev.referee)
+    save = Path(ev.save_games) if ev.save_games else None
+    if ev.resume and save is None:
+        raise UserError("--resume continues the match saved in --save-games DIR: give it")
+    settings = {"agent": str(run.path.resolve()), "checkpoint": checkpoint,
+                "iteration": state["iteration"], "opponent": ev.opponent, "referee": judge,
+                "simulations": agent.cfg.simulations, "seed": seed,
+                "random_moves": ev.random_moves, "search_precision": cfg.search_precision,
+                "prior_temperature": ev.prior_temperature}
+    keys = games_to_keep(save, settings, ev.resume, ev.games) if save else set()
+    kept = kept_games(save, game, keys, scored=judge is not None) if save and keys else None
     # all games at once batch our network best, but GTP engines (one per game) share the
     # cores: each answer may wait for the others', so the limit grows with games per core
     engine = ev.opponent.startswith("gtp:")
@@ -62,24 +75,55 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     timeout = ev.timeout * max(1.0, (parallel or 1) / (os.cpu_count() or 1))
     opponent = make_player(ev.opponent, game, seed + 1, timeout=timeout,
                            load_agent=lambda d: agent_player(d, None, seed + 2, str(d), game))
-    referee = referee_for(game, ev.opponent, ev.referee)
-    save = Path(ev.save_games) if ev.save_games else None
+    referee = Referee(game, judge) if judge else None
     t0 = time.perf_counter()
     try:
         result = Match(game, agent, opponent, referee=referee, save_dir=save,
-                       opening=paired_opening(game, ev.random_moves, seed)).play(
+                       opening=paired_opening(game, ev.random_moves, seed), skip=keys).play(
             ev.games, parallel, progress)
     finally:
         opponent.close()
         if referee is not None:
             referee.close()
+    if kept is not None:
+        result.extend(kept)
     return {"algo": "alphazero", "game": game.name, "checkpoint": checkpoint,
             "iteration": state["iteration"], "opponent": ev.opponent,
             "referee": referee.command if referee else "rules (open_spiel)",
             "simulations": agent.cfg.simulations, "random_moves": ev.random_moves,
             "search_precision": cfg.search_precision,
             "prior_temperature": ev.prior_temperature, **result.summary(),
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "kept_games": len(keys), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def games_to_keep(save: Path, settings: dict[str, Any], resume: bool, games: int) -> set[int]:
+    """The keys of the games a killed match saved in `save` that this one keeps (--resume,
+    the same settings; --games may grow); otherwise `save` must hold no match. The settings
+    are written there first, so any match that saved a game can be resumed."""
+    keys = {k for k in saved_games(save) if k < games} if save.is_dir() else set()
+    file = save / MATCH_FILE
+    if not resume:
+        if keys or file.exists():
+            raise UserError(f"{save} holds an earlier match ({len(keys)} games): --resume "
+                            "continues it with the same settings, or give --save-games "
+                            "another folder")
+    elif file.exists():
+        try:
+            earlier = json.loads(file.read_text())
+        except (OSError, ValueError) as e:
+            raise UserError(f"--resume: cannot read {file} ({e})") from None
+        for key, value in settings.items():
+            if earlier.get(key) != value:
+                raise UserError(f"--resume: the match in {save} was played with {key} "
+                                f"{earlier.get(key)!r}, not {value!r}; give --save-games "
+                                "another folder for a new match")
+        return keys
+    elif keys:
+        raise UserError(f"--resume: {save} has no {MATCH_FILE} saying how its games were "
+                        "played, so they cannot be counted in this match")
+    save.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(file, json.dumps(settings, indent=1) + "\n")
+    return set()
 
 
 def record(run: Run, checkpoint: str, rec: RecordConfig) -> dict[str, Any]:

@@ -50,6 +50,13 @@ class MatchResult:
         self.rules_results.append(rules)
         self.records.append(record)
 
+    def extend(self, other: MatchResult) -> None:
+        """Add `other`'s games (an earlier leg's); the timings stay this leg's."""
+        self.seats += other.seats
+        self.results += other.results
+        self.rules_results += other.rules_results
+        self.records += other.records
+
     def timed(self, seconds: float, moves: int) -> None:
         """One call of the agent's that chose `moves` moves."""
         self.agent_seconds += seconds
@@ -239,6 +246,32 @@ def saved_games(save_dir: Path) -> set[int]:
     """The keys of the games saved in `save_dir` (each file is whole: written atomically)."""
     keys = (p.stem.removeprefix(SGF_PREFIX) for p in save_dir.glob(SGF_PREFIX + "*.sgf"))
     return {int(k) for k in keys if k.isdigit()}
+
+
+def kept_games(save_dir: Path, game: Game, keys: Collection[int], scored: bool,
+               first_key: int = 0) -> MatchResult:
+    """The games numbered `keys` that an earlier, killed match saved in `save_dir`, as the
+    result a resumed match goes on from. A game's seat follows its key as in `Match`; its
+    result is its SGF's (the referee's score or the resignation); where `scored` (a referee
+    decided), open_spiel's own score is computed again from the moves of games that ended on
+    the board, so disagreements are counted over the whole match."""
+    from collections import Counter
+
+    from envs.sgf import Skip, read_game
+
+    kept = MatchResult(game)
+    for key in sorted(keys):
+        path = save_dir / SGF_NAME.format(key)
+        try:
+            record = read_game(path, game, Counter())
+        except Skip as why:
+            raise UserError(f"{path}: {why}, so the match cannot go on from it") from None
+        state = game.new_state()
+        for action in record.moves:
+            state.apply_action(action)
+        rules = float(state.returns()[0]) if scored and state.is_terminal() else None
+        kept.add((key - first_key) % 2, record.result, rules, record)
+    return kept
 
 
 def generate_games(game: Game, experts: Sequence[Player], games: int,
