@@ -6,7 +6,7 @@
 # One JSON per network and budget in OUT; run again, it plays only the points not there yet,
 # and a point killed midway goes on from the games it saved (OUT/NAME-SIMS/, --resume).
 #   experiments/go9-simulations.sh [OUT]      (default runs/go9-simulations)
-# SIMS="100 200 400" (the budgets, in order), GAMES=100 (a point).
+# SIMS="100 200 400" (the budgets, in order), GAMES=100 (a point), NETS_PLAYED="start selfplay".
 set -euo pipefail
 OUT=${1:-runs/go9-simulations}
 RL=${RL:-rl}
@@ -15,7 +15,7 @@ declare -A NETS=([start]=experiments/agents/go9-supervised
                  [selfplay]=experiments/agents/go9)
 mkdir -p "$OUT"
 for sims in ${SIMS:-100 200 400}; do
-  for name in start selfplay; do
+  for name in ${NETS_PLAYED:-start selfplay}; do
     out="$OUT/$name-$sims.json"
     if [ -s "$out" ]; then continue; fi
     $RL eval "${NETS[$name]}" --opponent "gtp:$GNUGO --level 10" --games "${GAMES:-100}" \
