@@ -248,13 +248,12 @@ def saved_games(save_dir: Path) -> set[int]:
     return {int(k) for k in keys if k.isdigit()}
 
 
-def kept_games(save_dir: Path, game: Game, keys: Collection[int], scored: bool,
-               first_key: int = 0) -> MatchResult:
+def kept_games(save_dir: Path, game: Game, keys: Collection[int], scored: bool) -> MatchResult:
     """The games numbered `keys` that an earlier, killed match saved in `save_dir`, as the
-    result a resumed match goes on from. A game's seat follows its key as in `Match`; its
-    result is its SGF's (the referee's score or the resignation); where `scored` (a referee
-    decided), open_spiel's own score is computed again from the moves of games that ended on
-    the board, so disagreements are counted over the whole match."""
+    result a resumed match goes on from. A game's seat follows its key as in a `Match` from
+    key 0; its result is its SGF's (the referee's score or the resignation); where `scored`
+    (a referee decided), open_spiel's own score is computed again from the moves of games
+    that ended on the board, so disagreements are counted over the whole match."""
     from collections import Counter
 
     from envs.sgf import Skip, read_game
@@ -270,7 +269,7 @@ def kept_games(save_dir: Path, game: Game, keys: Collection[int], scored: bool,
         for action in record.moves:
             state.apply_action(action)
         rules = float(state.returns()[0]) if scored and state.is_terminal() else None
-        kept.add((key - first_key) % 2, record.result, rules, record)
+        kept.add(key % 2, record.result, rules, record)
     return kept
 
 
