@@ -6,9 +6,9 @@
 #   experiments/go9.sh [RUN_DIR]          (default runs/go9)
 # KEEP=DIR (a folder outside RUN) keeps what must outlive the machine, since a checkout that
 # moves to another machine keeps only committed files: the expert games packed once generated
-# (and unpacked from there when DATA is missing), both networks exported after training, the
-# matches' JSON and each step's time. Commit DIR after each leg and a later leg goes on from
-# it. Without KEEP they stay in RUN (the times beside it).
+# or when their leg is stopped with SIGTERM (unpacked from there when DATA is missing), both
+# networks exported after training, the matches' JSON and each step's time. Commit DIR after
+# each leg and a later leg goes on from it. Without KEEP they stay in RUN (the times beside it).
 set -euo pipefail
 RUN=${1:-runs/go9}
 DATA=${DATA:-data/go9}
@@ -33,18 +33,27 @@ timed() {  # timed STEP COMMAND...
   # legs' lines sum to the pipeline's time
   "$@" &
   local pid=$!
-  trap 'kill -TERM $pid 2>/dev/null; wait $pid || :; log_time "$step" $((SECONDS - t0)) stopped; exit 143' \
-    TERM INT HUP
+  trap 'kill -TERM $pid 2>/dev/null; wait $pid || :; log_time "$step" $((SECONDS - t0)) stopped
+        $ON_STOP; exit 143' TERM INT HUP
   wait $pid
   trap - TERM INT HUP
   log_time "$step" $((SECONDS - t0)) done
 }
 
+ON_STOP=:  # what a stopped leg keeps before it exits
+pack_expert_games() {  # the SGF files there are, into KEEP (the next leg plays only the rest)
+  [ -n "$KEEP" ] || return 0
+  mkdir -p "$KEEP"
+  tar -czf "$KEEP/expert-games.tar.gz.part" -C "$DATA" \
+    $(cd "$DATA" && ls -d gnugo gnugo-random 2>/dev/null)
+  mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
+}
 if [ -n "$KEEP" ] && [ ! -d "$DATA" ] && [ -f "$KEEP/expert-games.tar.gz" ]; then
   mkdir -p "$DATA" && tar -xzf "$KEEP/expert-games.tar.gz" -C "$DATA"
 fi
 # 1. expert games as SGF: GNU Go against itself at levels 10, 8 and 6, a seed per game; GNU Go
 #    repeats about half of its games all the same, so a second set opens with 0-4 random moves
+ON_STOP=pack_expert_games
 if [ ! -f "$DATA/gnugo/.done" ]; then
   timed expert-games-1 $RL games generate --game go9 --games 2500 --parallel 4 \
     --out "$DATA/gnugo" \
@@ -59,13 +68,10 @@ if [ ! -f "$DATA/gnugo-random/.done" ]; then
     --expert "gtp:$GNUGO --level 8" --expert "gtp:$GNUGO --level 6"
   touch "$DATA/gnugo-random/.done"
 fi
-# 4,000 SGF files, packed once both sets are done (a leg stopped midway: pack what is there
-# by hand with the same tar command, and the next leg plays only the missing games)
-if [ -n "$KEEP" ] && [ "$DATA/gnugo-random/.done" -nt "$KEEP/expert-games.tar.gz" ]; then
-  mkdir -p "$KEEP"
-  tar -czf "$KEEP/expert-games.tar.gz.part" -C "$DATA" gnugo gnugo-random
-  mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
-fi
+# 4,000 SGF files, packed once both sets are done (a leg stopped midway with SIGTERM or
+# Ctrl-C packs what is there: the next leg plays only the missing games)
+if [ "$DATA/gnugo-random/.done" -nt "$KEEP/expert-games.tar.gz" ]; then pack_expert_games; fi
+ON_STOP=:
 
 # 2 + 3. pretraining on them (AlphaGo's supervised stage), then self-play (the go9 preset) as
 #    the shipped network learnt it (experiments/results/go9.md, seventh and eighth legs): 48
