@@ -117,7 +117,10 @@ class Suite:
 
     def _reap(self, job: Job, on_finish: Callable[[Job], None] | None) -> None:
         job.returncode = self.running.pop(job).returncode
-        stopped = job.returncode in (130, 143) and self.stop_signal
+        # a run stops with 130 or 143 at its clean point; one the signal reached before its
+        # handler was in place (still loading) dies of it (-2 or -15): both are to resume
+        stopped = bool(self.stop_signal) and job.returncode in (130, 143, -signal.SIGINT,
+                                                                 -signal.SIGTERM)
         job.status = "done" if job.returncode == 0 else ("pending" if stopped else "failed")
         print(f"suite: {job.name}: {job.status if not stopped else 'stopped, checkpoint kept'}"
               + (f" (exit {job.returncode}; see {job.log})" if job.status == "failed" else ""),

@@ -168,6 +168,22 @@ def test_a_suite_resumes_a_run_with_the_threads_it_gives_runs_now(tmp_path: Path
     assert "--resume" in argv and argv[argv.index("--threads") + 1] == "1"
 
 
+def test_a_run_the_stop_reaches_before_its_handler_is_stopped_not_failed(tmp_path: Path):
+    # SIGTERM to a suite whose run is still loading kills the run outright (exit -15): it is
+    # to be resumed like one that stopped at a clean point, not reported as failed
+    import subprocess
+    import threading
+
+    from rl.suite import Job, Suite
+
+    job = Job("Kangaroo/seed0", "dqn", [], tmp_path / "Kangaroo")
+    suite = Suite([job], 1, tmp_path / "logs",
+                  launch=lambda argv, log: subprocess.Popen(["sleep", "30"]))
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    suite.run()
+    assert (job.status, job.returncode, suite.exit_code()) == ("pending", -signal.SIGTERM, 143)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--games", "Pong,Brekout"], "unknown Atari game 'Brekout' (did you mean 'Breakout'?)"),
     (["--preset", "drq"], "unknown value 'drq'"),
