@@ -122,7 +122,10 @@ class Suite:
         stopped = bool(self.stop_signal) and job.returncode in (130, 143, -signal.SIGINT,
                                                                  -signal.SIGTERM)
         job.status = "done" if job.returncode == 0 else ("pending" if stopped else "failed")
-        print(f"suite: {job.name}: {job.status if not stopped else 'stopped, checkpoint kept'}"
+        said = job.status if not stopped else (
+            "stopped, checkpoint kept" if state_of(job.run_dir) == "resumable"
+            else "stopped before its first checkpoint")
+        print(f"suite: {job.name}: {said}"
               + (f" (exit {job.returncode}; see {job.log})" if job.status == "failed" else ""),
               file=sys.stderr)
         if job.status == "done" and on_finish is not None:
