@@ -7,8 +7,10 @@
 # KEEP=DIR (a folder outside RUN) keeps what must outlive the machine, since a checkout that
 # moves to another machine keeps only committed files: the expert games packed once generated
 # or when their leg is stopped with SIGTERM (unpacked from there when DATA is missing), both
-# networks exported after training, the matches' JSON and each step's time. Commit DIR after
-# each leg and a later leg goes on from it. Without KEEP they stay in RUN (the times beside it).
+# networks exported after training, the matches' JSON and each step's time; a training leg
+# stopped with SIGTERM packs what its --resume needs there too (about 15 MB), removed once both
+# networks are exported. Commit DIR after each leg and a later leg goes on from it, on any
+# machine. Without KEEP they stay in RUN (the times beside it).
 set -euo pipefail
 RUN=${1:-runs/go9}
 DATA=${DATA:-data/go9}
@@ -48,8 +50,19 @@ pack_expert_games() {  # the SGF files there are, into KEEP (the next leg plays 
     $(cd "$DATA" && ls -d gnugo gnugo-random 2>/dev/null)
   mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
 }
+pack_training_run() {  # RUN as its --resume needs it, into KEEP: the last iteration's
+  # checkpoint (network, optimiser, accepted network), the pretrained one, the window's files,
+  # the metrics; best.pt stays out (10 MB: without a gate every iteration rewrites it)
+  [ -n "$KEEP" ] && [ -d "$RUN" ] || return 0
+  tar -czf "$KEEP/training-run.tar.gz.part" -C "$RUN" --exclude=./checkpoints/best.pt \
+    --exclude=./ladder .
+  mv "$KEEP/training-run.tar.gz.part" "$KEEP/training-run.tar.gz"
+}
 if [ -n "$KEEP" ] && [ ! -d "$DATA" ] && [ -f "$KEEP/expert-games.tar.gz" ]; then
   mkdir -p "$DATA" && tar -xzf "$KEEP/expert-games.tar.gz" -C "$DATA"
+fi
+if [ -n "$KEEP" ] && [ ! -d "$RUN" ] && [ -f "$KEEP/training-run.tar.gz" ]; then
+  mkdir -p "$RUN" && tar -xzf "$KEEP/training-run.tar.gz" -C "$RUN"  # a stopped leg's
 fi
 # 1. expert games as SGF: GNU Go against itself at levels 10, 8 and 6, a seed per game; GNU Go
 #    repeats about half of its games all the same, so a second set opens with 0-4 random moves
@@ -77,6 +90,7 @@ ON_STOP=:
 #    the shipped network learnt it (experiments/results/go9.md, seventh and eighth legs): 48
 #    iterations, a quarter of the games against GNU Go level 8 (AlphaGo's opponent pool with a
 #    player that is not the network), one player per game never passing first
+ON_STOP=pack_training_run
 if [ -f "$RUN/summary.json" ] || [ -d "$NETS/selfplay-agent" ]; then
   :  # trained to the end
 elif [ -d "$RUN" ]; then
@@ -92,6 +106,8 @@ for pair in pretrained:pretrained best:selfplay; do  # CHECKPOINT:AGENT
   agent="$NETS/${pair#*:}-agent"
   [ -d "$agent" ] || $RL export "$RUN" --checkpoint "${pair%%:*}" --out "$agent"
 done
+ON_STOP=:
+[ -z "$KEEP" ] || rm -f "$KEEP/training-run.tar.gz"  # the agents are what outlives RUN now
 
 # 4. the matches, GNU Go as referee of each, colours alternating, a file of JSON per match
 #    (a match killed midway goes on from the games it saved: --resume): the figures the

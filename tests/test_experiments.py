@@ -118,3 +118,47 @@ def test_policy_drift_is_nothing_for_the_start_itself():
     itself, again = result["networks"]
     assert itself["kl_from_start"] == again["kl_from_start"] == 0.0
     assert 0 < itself["policy_entropy"] < np.log(82) and itself == again
+
+
+STAND_IN_RL = """#!/usr/bin/env bash
+# `rl` for go9.sh's plumbing: each call logged, files where the real one writes them
+echo "$* | latest.pt there: $([ -f "$RUN/checkpoints/latest.pt" ] && echo yes || echo no)" \\
+  >> "$CALLS"
+out() { while [ $# -gt 1 ] && [ "$1" != --out ]; do shift; done; echo "$2"; }
+case "$1 $2" in
+  "games generate") mkdir -p "$(out "$@")"; touch "$(out "$@")/g.sgf" ;;
+  "train alphazero")
+    mkdir -p "$RUN/checkpoints" "$RUN/window"
+    touch "$RUN/checkpoints/latest.pt" "$RUN/checkpoints/best.pt" "$RUN/window/iter0001.pt"
+    if [ "$3" = --resume ]; then touch "$RUN/summary.json"; else exec sleep 60; fi ;;
+  "export $RUN") mkdir -p "$(out "$@")" ;;
+  *) echo '{}' ;;
+esac
+"""
+
+
+def test_a_stopped_go9_training_leg_goes_on_from_what_it_kept(tmp_path: Path):
+    """go9.sh's training leg stopped with SIGTERM packs the run into KEEP; a later leg on a
+    machine without RUN unpacks it and resumes, and the pack goes once the networks are out."""
+    rl = tmp_path / "rl"
+    rl.write_text(STAND_IN_RL)
+    rl.chmod(0o755)
+    run, keep = tmp_path / "run", tmp_path / "keep"
+    env = {**os.environ, "RL": str(rl), "KEEP": str(keep), "DATA": str(tmp_path / "data"),
+           "RUN": str(run), "CALLS": str(tmp_path / "calls")}
+    script = [ROOT / "experiments" / "go9.sh", run]
+    leg = subprocess.Popen(["bash", *script], env=env)
+    while not (run / "window" / "iter0001.pt").exists():
+        assert leg.poll() is None, "the first leg ended before training"
+    leg.terminate()
+    assert leg.wait(30) == 143
+    packed = subprocess.run(["tar", "-tzf", keep / "training-run.tar.gz"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert "./checkpoints/latest.pt" in packed and "./checkpoints/best.pt" not in packed
+    subprocess.run(["rm", "-r", run, tmp_path / "data"], check=True)  # another machine
+    subprocess.run(["bash", *script], env=env, check=True, capture_output=True)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert f"train alphazero --resume {run} | latest.pt there: yes" in calls
+    assert not any(c.startswith("games generate") for c in calls[3:])  # games kept too
+    assert not (keep / "training-run.tar.gz").exists()
+    assert (keep / "selfplay-agent").is_dir()
