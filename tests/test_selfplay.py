@@ -3,6 +3,8 @@ with the board, and the whole train -> eval -> resume -> play cycle works throug
 import csv
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 import torch
 
 from agents.alphazero.config import Config
+from agents.alphazero.learner import Learner
 from agents.alphazero.net import NetEvaluator, build_net
 from agents.alphazero.selfplay import Joined, PlaySettings, Positions, self_play
 from agents.arena.match import Match, generate_games
@@ -20,6 +23,7 @@ from agents.mcts import Node, SearchConfig, search, uniform_evaluator
 from conftest import pass_loving_evaluator, rl
 from envs.games import load_game
 from envs.records import read_records, write_records
+from rl.cli import main
 from rl.errors import UserError
 
 
@@ -215,6 +219,28 @@ def test_a_run_killed_after_pretraining_resumes_without_pretraining_again(workdi
                             cwd=workdir, check=True).stdout)
     assert (checkpoints / "pretrained.pt").stat().st_mtime_ns == kept  # not pretrained again
     assert resumed["pretrain_s"] == first["pretrain_s"] and resumed["iterations"] == 1
+
+def test_a_stop_in_pretraining_leaves_no_network_a_resume_would_take_as_pretrained(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    rl("games", "generate", "--game", "tic_tac_toe", "--expert", "minimax", "--games", "20",
+       "--out", "expert.txt", cwd=workdir, check=True)
+    fit = Learner.fit
+
+    def fit_then_stop(self: Learner, *args: object) -> list:
+        os.kill(os.getpid(), signal.SIGTERM)  # SIGTERM after the first 100 batches
+        return fit(self, *args)
+
+    monkeypatch.setattr(Learner, "fit", fit_then_stop)
+    monkeypatch.chdir(workdir)
+    code = main(["train", "alphazero", "--game", "tic_tac_toe", "--pretrain", "expert.txt",
+                 "--pretrain-epochs", "20", "--iterations", "1", *TINY, "--run-dir", "run"])
+    assert code == 128 + signal.SIGTERM
+    assert not any((workdir / "run/checkpoints").iterdir())  # a resume pretrains from scratch
+    monkeypatch.undo()
+    resumed = json.loads(rl("train", "alphazero", "--resume", "run", "--no-progress",
+                            cwd=workdir, check=True).stdout)
+    assert resumed["iterations"] == 1 and (workdir / "run/checkpoints/pretrained.pt").exists()
+
 
 def test_self_play_workers_and_gating(workdir: Path):
     summary = json.loads(rl("train", "alphazero", "--game", "connect_four", "--iterations", "1",

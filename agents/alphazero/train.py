@@ -143,7 +143,9 @@ def supervised_start(cfg: Config, learner: Learner, loop: Loop, opts: RunOptions
         learner.net.load_state_dict(state["best_model"])
         return state["pretrain"]
     pretrained = pretrain(cfg, learner, run, opts, experts)
-    if run.writes:  # AlphaGo's first stage alone, for the ladder of both stages
+    # AlphaGo's first stage alone, for the ladder of both stages; a stage cut short by a stop
+    # is not kept, or a resume would take it for the whole
+    if run.writes and not run.stop:
         save_checkpoint(kept, {"meta": loop.meta, "best_model": learner.net.state_dict(),
                                "iteration": 0, "pretrain": pretrained})
     return pretrained
@@ -212,6 +214,9 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if not loop.resumed:
         if experts:
             pretrained = supervised_start(cfg, learner, loop, opts, resume, experts)
+        if loop.stopped:  # in pretraining: no checkpoint, so a resume pretrains again
+            loop.close(None)
+            return {}
         best_net.load_state_dict(net.state_dict())
         row = {"iteration": 0, "games": 0, "positions": 0,
                "move_accuracy": pretrained.get("pretrain_move_accuracy"),

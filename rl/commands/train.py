@@ -210,7 +210,9 @@ def execute(module: Any, cfg: Any, run: Run, opts: RunOptions, *, resume: bool,
     if not run.writes:
         return run.stop.exit_code
     if run.stop:
-        print(f"stopped at a clean point; checkpoint saved. Resume with:\n"
+        kept = ("checkpoint saved" if run.has_checkpoint()
+                else "no checkpoint yet, so a resume starts over")
+        print(f"stopped at a clean point; {kept}. Resume with:\n"
               f"  rl train {run.config['algo']} --resume {run.path}", file=sys.stderr)
         return run.stop.exit_code
     if run.guard.skipped:
