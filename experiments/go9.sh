@@ -10,7 +10,7 @@
 # networks exported after training, the matches' JSON and each step's time; a training leg
 # stopped with SIGTERM packs what its --resume needs there too (about 15 MB), removed once both
 # networks are exported. Commit DIR after each leg and a later leg goes on from it, on any
-# machine. Without KEEP they stay in RUN (the times beside it).
+# machine (experiments/keep.sh). Without KEEP they stay in RUN (the times beside it).
 set -euo pipefail
 RUN=${1:-runs/go9}
 DATA=${DATA:-data/go9}
@@ -19,51 +19,19 @@ NETS=${KEEP:-$RUN}  # where the exported networks and the matches' JSON go
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
 RL=${RL:-rl}
 # each step's wall time, a JSON line per leg that ran (a resumed step adds a line): the
-# pipeline's time is their sum (a leg killed with SIGKILL logs nothing here; the run's own
-# metrics keep its times)
+# pipeline's time is their sum
 if [ -n "$KEEP" ]; then TIMES=$KEEP/times.jsonl; else TIMES=${RUN%/}-times.jsonl; fi
-log_time() {  # log_time STEP SECONDS STATUS
-  printf '{"step": "%s", "seconds": %d, "ended": "%s", "status": "%s", "cpu": "%s", "cores": %d}\n' \
-    "$1" "$2" "$(date -u +%FT%TZ)" "$3" "$(lscpu | sed -n 's/^Model name: *//p')" \
-    "$(nproc)" >> "$TIMES"
+. "$(dirname "$0")/keep.sh"
+pack_expert_games() {  # the SGF files there are (the next leg plays only the rest)
+  keep_pack expert-games "$DATA" $(cd "$DATA" && ls -d gnugo gnugo-random 2>/dev/null)
 }
-timed() {  # timed STEP COMMAND...
-  local step=$1 t0=$SECONDS
-  mkdir -p "$(dirname "$TIMES")"
-  shift
-  # a leg stopped with SIGTERM or Ctrl-C (not SIGKILL) still logs the time it spent, so the
-  # legs' lines sum to the pipeline's time
-  "$@" &
-  local pid=$!
-  trap 'kill -TERM $pid 2>/dev/null; wait $pid || :; log_time "$step" $((SECONDS - t0)) stopped
-        $ON_STOP; exit 143' TERM INT HUP
-  wait $pid
-  trap - TERM INT HUP
-  log_time "$step" $((SECONDS - t0)) done
+pack_training_run() {  # RUN as its --resume needs it: the last iteration's checkpoint
+  # (network, optimiser, accepted network), the pretrained one, the window's files, the
+  # metrics; best.pt stays out (10 MB: without a gate every iteration rewrites it)
+  keep_pack training-run "$RUN" --exclude=./checkpoints/best.pt --exclude=./ladder .
 }
-
-ON_STOP=:  # what a stopped leg keeps before it exits
-pack_expert_games() {  # the SGF files there are, into KEEP (the next leg plays only the rest)
-  [ -n "$KEEP" ] || return 0
-  mkdir -p "$KEEP"
-  tar -czf "$KEEP/expert-games.tar.gz.part" -C "$DATA" \
-    $(cd "$DATA" && ls -d gnugo gnugo-random 2>/dev/null)
-  mv "$KEEP/expert-games.tar.gz.part" "$KEEP/expert-games.tar.gz"
-}
-pack_training_run() {  # RUN as its --resume needs it, into KEEP: the last iteration's
-  # checkpoint (network, optimiser, accepted network), the pretrained one, the window's files,
-  # the metrics; best.pt stays out (10 MB: without a gate every iteration rewrites it)
-  [ -n "$KEEP" ] && [ -d "$RUN" ] || return 0
-  tar -czf "$KEEP/training-run.tar.gz.part" -C "$RUN" --exclude=./checkpoints/best.pt \
-    --exclude=./ladder .
-  mv "$KEEP/training-run.tar.gz.part" "$KEEP/training-run.tar.gz"
-}
-if [ -n "$KEEP" ] && [ ! -d "$DATA" ] && [ -f "$KEEP/expert-games.tar.gz" ]; then
-  mkdir -p "$DATA" && tar -xzf "$KEEP/expert-games.tar.gz" -C "$DATA"
-fi
-if [ -n "$KEEP" ] && [ ! -d "$RUN" ] && [ -f "$KEEP/training-run.tar.gz" ]; then
-  mkdir -p "$RUN" && tar -xzf "$KEEP/training-run.tar.gz" -C "$RUN"  # a stopped leg's
-fi
+keep_unpack expert-games "$DATA"
+keep_unpack training-run "$RUN"  # a stopped training leg's
 # 1. expert games as SGF: GNU Go against itself at levels 10, 8 and 6, a seed per game; GNU Go
 #    repeats about half of its games all the same, so a second set opens with 0-4 random moves
 ON_STOP=pack_expert_games

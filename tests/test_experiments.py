@@ -121,40 +121,57 @@ def test_policy_drift_is_nothing_for_the_start_itself():
 
 
 STAND_IN_RL = """#!/usr/bin/env bash
-# `rl` for go9.sh's plumbing: each call logged, files where the real one writes them
-echo "$* | latest.pt there: $([ -f "$RUN/checkpoints/latest.pt" ] && echo yes || echo no)" \\
+# `rl` for the Go pipelines' plumbing: each call logged, files where the real one writes them;
+# a new training run waits to be stopped where SLOW is set
+after() { local flag=$1; shift; while [ $# -gt 1 ]; do
+  [ "$1" = "$flag" ] && { echo "$2"; return; }; shift; done; }
+run=$(after --resume "$@")$(after --run-dir "$@")
+echo "$* | latest.pt there: $([ -f "$run/checkpoints/latest.pt" ] && echo yes || echo no)" \\
   >> "$CALLS"
-out() { while [ $# -gt 1 ] && [ "$1" != --out ]; do shift; done; echo "$2"; }
 case "$1 $2" in
-  "games generate") mkdir -p "$(out "$@")"; touch "$(out "$@")/g.sgf" ;;
+  "games generate") mkdir -p "$(after --out "$@")"; touch "$(after --out "$@")/g.sgf" ;;
   "train alphazero")
-    mkdir -p "$RUN/checkpoints" "$RUN/window"
-    touch "$RUN/checkpoints/latest.pt" "$RUN/checkpoints/best.pt" "$RUN/window/iter0001.pt"
-    if [ "$3" = --resume ]; then touch "$RUN/summary.json"; else exec sleep 60; fi ;;
-  "export $RUN") mkdir -p "$(out "$@")" ;;
+    mkdir -p "$run/checkpoints" "$run/window"
+    touch "$run/config.yaml" "$run/checkpoints/latest.pt" "$run/checkpoints/best.pt" \\
+      "$run/window/iter0001.pt"
+    if [ "$3" = --resume ] || [ -z "${SLOW:-}" ]; then touch "$run/summary.json"
+    else exec sleep 60; fi ;;
+  export*) mkdir -p "$(after --out "$@")" ;;
   *) echo '{}' ;;
 esac
 """
 
 
-def test_a_stopped_go9_training_leg_goes_on_from_what_it_kept(tmp_path: Path):
-    """go9.sh's training leg stopped with SIGTERM packs the run into KEEP; a later leg on a
-    machine without RUN unpacks it and resumes, and the pack goes once the networks are out."""
+def stand_in_rl(tmp_path: Path, keep: Path) -> dict[str, str]:
+    """The environment that runs a Go pipeline's script on STAND_IN_RL."""
     rl = tmp_path / "rl"
     rl.write_text(STAND_IN_RL)
     rl.chmod(0o755)
-    run, keep = tmp_path / "run", tmp_path / "keep"
-    env = {**os.environ, "RL": str(rl), "KEEP": str(keep), "DATA": str(tmp_path / "data"),
-           "RUN": str(run), "CALLS": str(tmp_path / "calls")}
-    script = [ROOT / "experiments" / "go9.sh", run]
-    leg = subprocess.Popen(["bash", *script], env=env)
-    while not (run / "window" / "iter0001.pt").exists():
-        assert leg.poll() is None, "the first leg ended before training"
+    return {**os.environ, "RL": str(rl), "KEEP": str(keep), "DATA": str(tmp_path / "data"),
+            "CALLS": str(tmp_path / "calls"), "SLOW": "1"}
+
+
+def stop_when(path: Path, leg: subprocess.Popen) -> None:
+    """SIGTERM to a leg once `path` exists (its step under way)."""
+    while not path.exists():
+        assert leg.poll() is None, f"the leg ended before {path} was written"
     leg.terminate()
     assert leg.wait(30) == 143
-    packed = subprocess.run(["tar", "-tzf", keep / "training-run.tar.gz"], capture_output=True,
-                            text=True, check=True).stdout.split()
-    assert "./checkpoints/latest.pt" in packed and "./checkpoints/best.pt" not in packed
+
+
+def packed(tarball: Path) -> list[str]:
+    return subprocess.run(["tar", "-tzf", tarball], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_a_stopped_go9_training_leg_goes_on_from_what_it_kept(tmp_path: Path):
+    """go9.sh's training leg stopped with SIGTERM packs the run into KEEP; a later leg on a
+    machine without RUN unpacks it and resumes, and the pack goes once the networks are out."""
+    run, keep = tmp_path / "run", tmp_path / "keep"
+    env, script = stand_in_rl(tmp_path, keep), [ROOT / "experiments" / "go9.sh", run]
+    stop_when(run / "window" / "iter0001.pt", subprocess.Popen(["bash", *script], env=env))
+    kept = packed(keep / "training-run.tar.gz")
+    assert "./checkpoints/latest.pt" in kept and "./checkpoints/best.pt" not in kept
     subprocess.run(["rm", "-r", run, tmp_path / "data"], check=True)  # another machine
     subprocess.run(["bash", *script], env=env, check=True, capture_output=True)
     calls = (tmp_path / "calls").read_text().splitlines()
@@ -162,3 +179,20 @@ def test_a_stopped_go9_training_leg_goes_on_from_what_it_kept(tmp_path: Path):
     assert not any(c.startswith("games generate") for c in calls[3:])  # games kept too
     assert not (keep / "training-run.tar.gz").exists()
     assert (keep / "selfplay-agent").is_dir()
+
+
+def test_the_search_curves_go_on_across_machines_from_what_they_kept(tmp_path: Path):
+    base, keep = tmp_path / "runs", tmp_path / "keep"
+    env = stand_in_rl(tmp_path, keep)
+    script = ["bash", ROOT / "experiments" / "go9-selfplay.sh", base]
+    stop_when(base / "puct" / "window" / "iter0001.pt", subprocess.Popen(script, env=env))
+    subprocess.run(["rm", "-r", base], check=True)  # another machine
+    subprocess.run(script, env={**env, "SLOW": ""}, check=True, capture_output=True)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert f"train alphazero --resume {base}/puct --no-progress | latest.pt there: yes" in calls
+    kept = packed(keep / "selfplay-runs.tar.gz")
+    assert "./puct/summary.json" in kept and "./gumbel/summary.json" in kept
+    assert not any("/checkpoints/" in name or "/window/" in name for name in kept)
+    steps = [json.loads(line) for line in (keep / "times.jsonl").read_text().splitlines()]
+    assert [(s["step"], s["status"]) for s in steps] == [
+        ("puct", "stopped"), ("puct", "done"), ("gumbel", "done")]
