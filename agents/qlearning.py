@@ -6,7 +6,6 @@ and the summary compares the learned greedy policy with the optimal one.
 """
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -159,7 +158,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 "env_rng": env.unwrapped.np_random.bit_generator.state,
                 "recent_returns": list(recent_returns), "recent_lengths": list(recent_lengths)}
 
-    t0, step0 = time.perf_counter(), step
+    step0 = step
     ep_return, ep_length, td_sum, td_n = 0.0, 0, 0.0, 0
     last_eval: dict[str, Any] = {}
     unlogged_eval: dict[str, Any] = {}
@@ -200,7 +199,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                             "epsilon": epsilon, "lr": lr, "td_error": td_sum / max(td_n, 1),
                             "eval_return": unlogged_eval.get("mean_return"),
                             "eval_success": unlogged_eval.get("success_rate"),
-                            "steps_per_s": (step - step0) / (time.perf_counter() - t0)})
+                            "steps_per_s": (step - step0) / loop.leg_time()})
             td_sum, td_n, unlogged_eval = 0.0, 0, {}
         if step % cfg.checkpoint_every == 0 or new_best:
             loop.save(snapshot(), best=new_best)
@@ -209,7 +208,7 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     loop.close(snapshot())
     if loop.stopped:
         return {}
-    return final_summary(cfg, loop, agent.Q, eval_env, snapshot(), time.perf_counter() - t0,
+    return final_summary(cfg, loop, agent.Q, eval_env, snapshot(), loop.train_time(),
                          step, episodes)
 
 

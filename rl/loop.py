@@ -52,6 +52,10 @@ class Loop:
         self.plot_every_s = plot_every_s
         self._last_plot = time.perf_counter()
         self.total = 0
+        # Wall time of the legs before this one: a resumed run's summary times the whole run.
+        # Checkpoints written before legs were timed lack it, and count from their resume.
+        self._time_before = 0.0
+        self._t0 = time.perf_counter()
 
     # -- start -----------------------------------------------------------------------------------
     def restore(self, resume: bool) -> dict[str, Any] | None:
@@ -62,6 +66,7 @@ class Loop:
         check_checkpoint_meta(self.run.checkpoint_path(), state["meta"], self.meta)
         self.keep_rows = state["meta"]["metrics_rows"]
         self.best_step, self.best_score = state.get("best_step"), state.get("best_score", -math.inf)
+        self._time_before = float(state.get("elapsed_s", 0.0))
         self.resumed = True
         return state
 
@@ -78,6 +83,7 @@ class Loop:
         self.bar = TrainingProgress(total, done, label=label, enabled=self.opts.progress,
                                     unit=unit)
         self.run.stop.install()
+        self._t0 = time.perf_counter()
 
     # -- each step -------------------------------------------------------------------------------
     def running(self, done: int) -> bool:
@@ -86,6 +92,14 @@ class Loop:
     @property
     def stopped(self) -> bool:
         return bool(self.run.stop)
+
+    def leg_time(self) -> float:
+        """Seconds since this leg began (`begin`)."""
+        return time.perf_counter() - self._t0
+
+    def train_time(self) -> float:
+        """Seconds of training over all legs of the run, this one included."""
+        return self._time_before + self.leg_time()
 
     def log(self, step: int, row: dict[str, Any]) -> None:
         self.metrics.write(row)
@@ -104,7 +118,8 @@ class Loop:
         return False
 
     def save(self, state: dict[str, Any], *, best: bool = False, plot: bool = True) -> None:
-        state = {**state, "best_step": self.best_step, "best_score": self.best_score}
+        state = {**state, "best_step": self.best_step, "best_score": self.best_score,
+                 "elapsed_s": self.train_time()}
         self.run.save(state, best=best)
         if plot and time.perf_counter() - self._last_plot > self.plot_every_s:
             self.plot(self.run)

@@ -1,6 +1,7 @@
 """The shared training loop's best-checkpoint rule and the statistics every figure carries."""
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,16 @@ def test_ties_go_to_the_later_network(tmp_path: Path):
     chosen = loop.settle(300, {"mean_return": 5.0}, lambda: {"mean_return": 5.0},
                          {"meta": loop.meta, "weights": 3})
     assert chosen["checkpoint_step"] == 300 and best_weights(loop) == 3
+
+
+def test_a_resumed_run_times_all_its_legs(tmp_path: Path):
+    first = started_loop(tmp_path)
+    time.sleep(1.0)
+    first.close({"meta": first.meta, "step": 500})  # the leg a kill or SIGTERM ended
+    second = Loop(first.run, RunOptions(progress=False), seed=0, meta={"algo": "test"})
+    second.restore(resume=True)
+    second.begin(["step"], total=1000, done=500, label="test", plot=lambda run: None)
+    assert second.leg_time() < 1.0 <= second.train_time()
 
 
 def test_intervals_cover_what_they_should():

@@ -5,7 +5,6 @@ evaluate, log and checkpoint. Env steps run in subprocesses while the learner tr
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 import numpy as np
@@ -74,14 +73,14 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
                 **({"replay": replay.state_dict()} if keep_replay else {})}
 
     obs = actors.reset(seed=cfg.seed + step)  # a resumed run starts fresh episodes
-    stats, scores, t0, step0 = Stats(), None, time.perf_counter(), step
+    stats, scores, step0 = Stats(), None, step
 
     def log_row(scores: np.ndarray | None) -> None:
         loop.log(step, {"step": step, "episodes": actors.episodes,
                         "episode_return": actors.mean_return(),
                         "episode_length": actors.mean_length(), "epsilon": at.epsilon(step),
                         **stats.pop(), **eval_columns(scores),
-                        "steps_per_s": (step - step0) / (time.perf_counter() - t0),
+                        "steps_per_s": (step - step0) / loop.leg_time(),
                         "replay_size": len(replay)})
 
     while loop.running(step):
@@ -118,8 +117,8 @@ def train(cfg: Config, run: Run, opts: RunOptions, resume: bool) -> dict[str, An
     if loop.stopped:
         return {}
     return {"algo": NAME, "env": cfg.env, "steps": step, "train_episodes": actors.episodes,
-            "train_time_s": round(time.perf_counter() - t0, 1),
-            "steps_per_s": round((step - step0) / (time.perf_counter() - t0), 1),
+            "train_time_s": round(loop.train_time(), 1),  # all legs of a resumed run
+            "steps_per_s": round(step / loop.train_time(), 1),
             **(final_figures(cfg, loop, learner, snapshot(), step, n_actions, final)
                if final is not None else {}),
             "replay_bytes_per_transition": round(replay.nbytes / (replay.C * replay.E), 1)}
