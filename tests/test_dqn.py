@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from agents.dqn import Config, Learner, q_targets, td_loss
 from conftest import rl
@@ -72,6 +73,11 @@ def test_cartpole_train_eval_resume(workdir: Path):
 
     ev = json.loads(rl("eval", "run", "--episodes", "3", "--json", cwd=workdir, check=True).stdout)
     assert ev["episodes"] == 3 and {"mean_return", "std_return"} <= set(ev)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert ev["epsilon"] == saved["eval_epsilon"]  # the run's own unless asked otherwise
+    ev = json.loads(rl("eval", "run", "--episodes", "3", "--epsilon", "0.05", "--json",
+                       cwd=workdir, check=True).stdout)
+    assert ev["epsilon"] == 0.05
 
     more = rl("train", "dqn", "--resume", "run", "--steps", "4000", "--no-progress", cwd=workdir,
               check=True)

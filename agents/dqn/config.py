@@ -170,6 +170,8 @@ class EvalConfig:
     episodes: int = opt(100, "episodes to play", min=1)
     seed: int | None = opt(None, "seed of the episodes (default: the run's seed + 30000, "
                            "episodes training never saw)")
+    epsilon: float | None = opt(None, "exploration while evaluating (default: the run's "
+                                "--eval-epsilon)", min=0.0, max=1.0)
 
 
 @dataclass

@@ -35,9 +35,11 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
     """`rl eval DIR`: raw game scores of the saved agent."""
     learner, cfg, n_actions = load_learner(run, checkpoint)
     seed = cfg.seed + 30_000 if ev.seed is None else ev.seed
-    scores = evaluate_episodes(learner, cfg, ev.episodes, seed, cfg.eval_epsilon, n_actions)
+    epsilon = cfg.eval_epsilon if ev.epsilon is None else ev.epsilon
+    scores = evaluate_episodes(learner, cfg, ev.episodes, seed, epsilon, n_actions)
     return {"algo": NAME, "env": cfg.env, "checkpoint": checkpoint,
-            "step": run.load(checkpoint).get("step"), **summarise_returns(scores),
+            "step": run.load(checkpoint).get("step"), "epsilon": epsilon,
+            **summarise_returns(scores),
             "episodes": ev.episodes, "min_return": float(scores.min()),
             "max_return": float(scores.max())}
 
