@@ -17,7 +17,10 @@ from rl.run import Run
 from rl.stats import summarise_returns
 
 
-def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learner, Config, int]:
+def load_learner(run: Run, checkpoint: str, device: str = "cpu"
+                 ) -> tuple[Learner, Config, int, int | None]:
+    """The saved Q-network, the run's config, its action count and the checkpoint's step (one
+    read: a latest.pt may hold the replay, 0.7 GB on Atari)."""
     cfg = saved_config(Config, run.config)
     obs_shape, n_actions = spaces(cfg)
     # the saved weights replace any encoder the run started from (it need not exist here)
@@ -27,18 +30,18 @@ def load_learner(run: Run, checkpoint: str, device: str = "cpu") -> tuple[Learne
     check_checkpoint_meta(run.checkpoint_path(checkpoint), state["meta"],
                           network_meta(cfg, obs_shape, n_actions))
     learner.q.load_state_dict(state["model"])  # evaluation needs the network alone
-    return learner, cfg, n_actions
+    return learner, cfg, n_actions, state.get("step")
 
 
 def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
              ) -> dict[str, Any]:
     """`rl eval DIR`: raw game scores of the saved agent."""
-    learner, cfg, n_actions = load_learner(run, checkpoint)
+    learner, cfg, n_actions, step = load_learner(run, checkpoint)
     seed = cfg.seed + 30_000 if ev.seed is None else ev.seed
     epsilon = cfg.eval_epsilon if ev.epsilon is None else ev.epsilon
     scores = evaluate_episodes(learner, cfg, ev.episodes, seed, epsilon, n_actions)
     return {"algo": NAME, "env": cfg.env, "checkpoint": checkpoint,
-            "step": run.load(checkpoint).get("step"), "epsilon": epsilon,
+            "step": step, "epsilon": epsilon,
             **summarise_returns(scores),
             "episodes": ev.episodes, "min_return": float(scores.min()),
             "max_return": float(scores.max())}
@@ -47,7 +50,7 @@ def evaluate(run: Run, checkpoint: str, ev: EvalConfig, progress: bool = False
 def record(run: Run, checkpoint: str, rec: RecordConfig) -> dict[str, Any]:
     """`rl record DIR`: play and record episodes of the saved agent (MP4, full game frames),
     named with the checkpoint, the seed and the score."""
-    learner, cfg, n_actions = load_learner(run, checkpoint)
+    learner, cfg, n_actions, _ = load_learner(run, checkpoint)
     seed = cfg.seed + 40_000 if rec.seed is None else rec.seed
     epsilon = cfg.eval_epsilon if rec.epsilon is None else rec.epsilon
     prefix = f"record-{Path(checkpoint).stem}-seed{seed}"
