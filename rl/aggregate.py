@@ -1,7 +1,12 @@
 """Aggregate performance over many tasks and seeds, as the field reports it (Agarwal et al.,
 "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021), computed by their rliable:
 IQM, median, mean and optimality gap of normalised scores with stratified-bootstrap 95%
-intervals, the interval plot and the performance profile."""
+intervals, the interval plot and the performance profile.
+
+With one run a task the stratified bootstrap (runs resampled within each task) has nothing to
+resample and its interval has no width; there the tasks themselves are resampled (rliable's
+task bootstrap). That interval says how much the aggregate rests on which games were played,
+not how it would move with another seed, and is labelled as such wherever it is shown."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,15 +16,23 @@ import numpy as np
 METRICS = ("iqm", "median", "mean", "optimality_gap")
 
 
+def resampled(scores: np.ndarray) -> str:
+    """What the bootstrap of `scores` [runs, tasks] resamples: "runs" within each task, or
+    "games" where each task has one run."""
+    return "games" if np.asarray(scores).shape[0] == 1 else "runs"
+
+
 def aggregates(scores: np.ndarray, reps: int = 2000, seed: int = 0) -> dict[str, dict]:
-    """scores: [runs, tasks] normalised scores. Each metric's point estimate and 95% interval."""
+    """scores: [runs, tasks] normalised scores. Each metric's point estimate and 95% interval
+    (over runs, or over games where there is one run a game: see `resampled`)."""
     from rliable import library, metrics
 
     fn = lambda s: np.array([metrics.aggregate_iqm(s), metrics.aggregate_median(s),  # noqa: E731
                              metrics.aggregate_mean(s), metrics.aggregate_optimality_gap(s)])
     np.random.seed(seed)  # rliable's bootstrap draws from numpy's global generator
     point, interval = library.get_interval_estimates({"ours": np.asarray(scores, float)}, fn,
-                                                     reps=reps)
+                                                     reps=reps,
+                                                     task_bootstrap=resampled(scores) == "games")
     return {name: {"value": round(float(point["ours"][i]), 4),
                    "ci95": [round(float(interval["ours"][0, i]), 4),
                             round(float(interval["ours"][1, i]), 4)]}
@@ -27,7 +40,7 @@ def aggregates(scores: np.ndarray, reps: int = 2000, seed: int = 0) -> dict[str,
 
 
 def plot_aggregates(result: dict[str, dict], out: Path, label: str,
-                    published: dict[str, dict] | None = None) -> Path:
+                    published: dict[str, dict] | None = None, over: str = "runs") -> Path:
     """The four aggregates with their intervals, beside published point values (diamonds)."""
     import matplotlib
 
@@ -52,7 +65,8 @@ def plot_aggregates(result: dict[str, dict], out: Path, label: str,
         ax.set_title(name.replace("_", " ").upper() if name == "iqm" else
                      name.replace("_", " ").capitalize())
         ax.grid(axis="x", alpha=0.3)
-    fig.supxlabel("human-normalised score (bars: ours, 95% stratified-bootstrap interval)")
+    fig.supxlabel("human-normalised score (bars: ours, 95% bootstrap interval, "
+                  + ("runs resampled within games)" if over == "runs" else "games resampled)"))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -60,7 +74,8 @@ def plot_aggregates(result: dict[str, dict], out: Path, label: str,
 
 
 def plot_profile(scores: np.ndarray, out: Path, label: str, reps: int = 2000) -> Path:
-    """rliable's performance profile: the fraction of runs above each normalised score."""
+    """rliable's performance profile: the fraction of runs above each normalised score, its
+    band over runs or, with one run a game, over games."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,8 +83,10 @@ def plot_profile(scores: np.ndarray, out: Path, label: str, reps: int = 2000) ->
     from rliable import library, plot_utils
 
     taus = np.linspace(0.0, max(2.0, float(np.max(scores))), 81)
-    profiles, cis = library.create_performance_profile({label: np.asarray(scores, float)}, taus,
-                                                       reps=reps)
+    np.random.seed(0)  # its band, like the aggregates' intervals, repeats
+    profiles, cis = library.create_performance_profile(
+        {label: np.asarray(scores, float)}, taus, reps=reps,
+        task_bootstrap=resampled(scores) == "games")
     fig, ax = plt.subplots(figsize=(6, 3.5))
     plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=cis, ax=ax,
                                          colors={label: "tab:blue"},

@@ -228,6 +228,27 @@ def test_the_per_game_table_lists_each_seed_where_there_are_several():
     assert "| Pong | 1 (2 seeds) | 3, -1 |" in text
 
 
+def test_with_one_seed_the_aggregate_interval_resamples_games():
+    from rl.aggregate import aggregates
+
+    one_seed = np.array([[0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5]])  # [runs, games]
+    iqm = aggregates(one_seed)["iqm"]
+    assert iqm["ci95"][0] < iqm["value"] < iqm["ci95"][1]  # which games were played matters
+    # with several seeds the runs are resampled within each game: identical seeds, no width
+    iqm = aggregates(np.repeat(one_seed, 3, axis=0))["iqm"]
+    assert iqm["ci95"][0] == iqm["value"] == iqm["ci95"][1]
+
+
+def test_the_scores_page_says_what_its_interval_resamples():
+    from rl.commands.suite import markdown
+
+    agg = {"iqm": {"value": 0.3, "ci95": [0.2, 0.45]}}
+    page = markdown({"runs": 2, "runs_finished": 2, "games_scored": ["Pong", "Boxing"],
+                     "seeds_aggregated": [0], "aggregates": agg, "interval_resamples": "games",
+                     "per_game": []}, whole_benchmark=False)
+    assert "| iqm | 0.300 [0.200, 0.450] |" in page and "resamples the games" in page
+
+
 def test_the_per_game_table_normalises_the_unrounded_score():
     from rl.commands.suite import per_game_rows
 

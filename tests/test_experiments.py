@@ -196,3 +196,18 @@ def test_the_search_curves_go_on_across_machines_from_what_they_kept(tmp_path: P
     steps = [json.loads(line) for line in (keep / "times.jsonl").read_text().splitlines()]
     assert [(s["step"], s["status"]) for s in steps] == [
         ("puct", "stopped"), ("puct", "done"), ("gumbel", "done")]
+
+
+def test_same_games_puts_ours_among_a_published_agents_one_run_aggregates(tmp_path: Path):
+    compare = script("atari100k_same_games").compare
+    for game, score in (("Boxing", 6.1), ("Pong", -3.05)):  # both half-way to human
+        (tmp_path / game / "seed0").mkdir(parents=True)
+        (tmp_path / game / "seed0" / "summary.json").write_text(json.dumps({"mean_return": score}))
+    (tmp_path / "scores.json").write_text(json.dumps({"games_scored": ["Boxing", "Pong"],
+                                                      "seeds_aggregated": [0]}))
+    # three published runs a game: at random's score, half-way and at human's
+    theirs = {"Boxing": [0.1, 6.1, 12.1], "Pong": [-20.7, -3.05, 14.6], "Alien": [300.0] * 3}
+    result = compare(tmp_path, {"X": theirs})
+    assert result["ours"]["iqm"] == 0.5 and result["X"]["iqm"] == 0.5
+    assert result["X"]["one_run_a_game_iqm_2.5_50_97.5"][1] == 0.5
+    assert result["X"]["ours_percentile_among_one_run_iqms"] == 50.0  # one below, one tied

@@ -189,7 +189,7 @@ def write_scores(base: Path, games: list[str], seeds: list[int]) -> dict[str, An
     import numpy as np
 
     from envs.atari100k import GAMES, PUBLISHED, normalized
-    from rl.aggregate import aggregates, plot_aggregates, plot_profile
+    from rl.aggregate import aggregates, plot_aggregates, plot_profile, resampled
 
     runs = finished_runs(base, games, seeds)
     rows = per_game_rows(runs)
@@ -204,8 +204,10 @@ def write_scores(base: Path, games: list[str], seeds: list[int]) -> dict[str, An
         matrix = np.array([[normalized(g, runs[g][s]["mean_return"]) for g in scored]
                            for s in common])
         result["aggregates"] = aggregates(matrix)
+        result["interval_resamples"] = resampled(matrix)
         label = f"ours ({len(scored)} games x {len(common)} seeds)"
-        plot_aggregates(result["aggregates"], base / "aggregates.png", label, PUBLISHED)
+        plot_aggregates(result["aggregates"], base / "aggregates.png", label, PUBLISHED,
+                        over=result["interval_resamples"])
         plot_profile(matrix, base / "performance_profile.png", label)
     atomic_write_text(base / "scores.json", json.dumps(result, indent=1))
     atomic_write_text(base / "scores.md", markdown(result, len(games) == len(GAMES)))
@@ -238,19 +240,24 @@ def markdown(result: dict[str, Any], whole_benchmark: bool) -> str:
              + ("" if whole_benchmark else " (a subset of the 26 games)") + ".", ""]
     if result["aggregates"]:
         n, k = len(result["games_scored"]), len(result["seeds_aggregated"])
-        lines += [f"Aggregates over {n} games x {k} seed(s), human-normalised, 95% "
-                  "stratified-bootstrap intervals (rliable):", "",
+        over = result.get("interval_resamples", "runs")
+        how = ("stratified-bootstrap intervals (runs resampled within games)" if over == "runs"
+               else "bootstrap intervals over games (one seed: games resampled)")
+        lines += [f"Aggregates over {n} games x {k} seed(s), human-normalised, 95% {how}, "
+                  "by rliable:", "",
                   "| | ours | " + " | ".join(PUBLISHED) + " |",
                   "| --- | --- |" + " --- |" * len(PUBLISHED)]
         for name, agg in result["aggregates"].items():
             published = [PUBLISHED[a].get(name) for a in PUBLISHED]
-            ci = ("(one seed: no interval)" if k == 1
-                  else f"[{agg['ci95'][0]:.3f}, {agg['ci95'][1]:.3f}]")
+            ci = f"[{agg['ci95'][0]:.3f}, {agg['ci95'][1]:.3f}]"
             lines.append(f"| {name} | {agg['value']:.3f} {ci} | "
                          + " | ".join("" if p is None else f"{p:.3f}" for p in published) + " |")
-        if k == 1:
-            lines += ["", "With one seed a game has one run: the stratified bootstrap resamples "
-                      "runs within games, so its interval would have no width."]
+        if over == "games":
+            lines += ["", "With one seed a game has one run, so the stratified bootstrap (runs "
+                      "resampled within games) would give an interval of no width; this one "
+                      "resamples the games (rliable's task bootstrap) and says how much the "
+                      "aggregate rests on which games were played, not how it would move with "
+                      "another seed. The published intervals are over runs."]
         lines.append("")
     agents = " | ".join(PER_GAME)
     lines += [f"| game | ours (mean over seeds) | one seed's 95% interval, or each seed's score "
