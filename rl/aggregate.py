@@ -61,6 +61,7 @@ def plot_aggregates(result: dict[str, dict], out: Path, label: str,
                 xs.append(values[name])
         pad = 0.1 * (max(xs) - min(xs)) or 0.05  # ours stays in view beside the published
         ax.set_xlim(min(xs) - pad, max(xs) + pad)
+        ax.set_ylim(-0.6, len(published or {}) + 0.6)  # rows line up across the panels
         ax.set_yticks(ys, labels if name == METRICS[0] else [""] * len(ys))
         ax.set_title(name.replace("_", " ").upper() if name == "iqm" else
                      name.replace("_", " ").capitalize())

@@ -257,7 +257,8 @@ def markdown(result: dict[str, Any], whole_benchmark: bool) -> str:
                       "resampled within games) would give an interval of no width; this one "
                       "resamples the games (rliable's task bootstrap) and says how much the "
                       "aggregate rests on which games were played, not how it would move with "
-                      "another seed. The published intervals are over runs."]
+                      "another seed. The published aggregates beside it are over all 26 games and "
+                      "many runs a game."]
         lines.append("")
     agents = " | ".join(PER_GAME)
     lines += [f"| game | ours (mean over seeds) | one seed's 95% interval, or each seed's score "
