@@ -52,7 +52,6 @@ def compare(suite: Path, published: dict[str, dict[str, list[float]]]) -> dict:
     ours = np.array([[normalized(g, json.loads((suite / g / f"seed{s}" / "summary.json")
                                                .read_text())["mean_return"]) for g in games]
                      for s in seeds])
-
     return {"games": games, "seeds": len(seeds),
             "ours": {"iqm": round(float(metrics.aggregate_iqm(ours)), 4),
                      "median": round(float(metrics.aggregate_median(ours)), 4)},
