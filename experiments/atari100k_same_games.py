@@ -47,11 +47,12 @@ def compare(suite: Path, published: dict[str, dict[str, list[float]]]) -> dict:
     whose unrounded scores are in each run's summary.json."""
     from rliable import metrics
 
+    from rl.commands.suite import finished_runs
+
     scores = json.loads((suite / "scores.json").read_text())
     games, seeds = scores["games_scored"], scores["seeds_aggregated"]
-    ours = np.array([[normalized(g, json.loads((suite / g / f"seed{s}" / "summary.json")
-                                               .read_text())["mean_return"]) for g in games]
-                     for s in seeds])
+    runs = finished_runs(suite, games, seeds)  # each run's summary.json, as the suite reads it
+    ours = np.array([[normalized(g, runs[g][s]["mean_return"]) for g in games] for s in seeds])
     return {"games": games, "seeds": len(seeds),
             "ours": {"iqm": round(float(metrics.aggregate_iqm(ours)), 4),
                      "median": round(float(metrics.aggregate_median(ours)), 4)},
