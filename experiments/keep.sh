@@ -18,9 +18,11 @@ keep_unpack() {  # keep_unpack NAME DIR: KEEP/NAME.tar.gz into DIR, where DIR is
   mkdir -p "$2" && tar -xzf "$KEEP/$1.tar.gz" -C "$2"
 }
 
-log_time() {  # log_time STEP SECONDS STATUS: a JSON line in TIMES
-  printf '{"step": "%s", "seconds": %d, "ended": "%s", "status": "%s", "cpu": "%s", "cores": %d}\n' \
+log_time() {  # log_time STEP SECONDS STATUS: a JSON line in TIMES; the model name alone
+  # ("AMD EPYC") does not tell Zen 3 from Zen 4 or 5, whose speeds differ 2x: family and model do
+  printf '{"step": "%s", "seconds": %d, "ended": "%s", "status": "%s", "cpu": "%s", "cpu_id": "%s", "cores": %d}\n' \
     "$1" "$2" "$(date -u +%FT%TZ)" "$3" "$(lscpu | sed -n 's/^Model name: *//p')" \
+    "$(lscpu | awk -F': *' '/^CPU family:/ {f = $2} /^Model:/ {m = $2} END {print "family " f " model " m}')" \
     "$(nproc)" >> "$TIMES"
 }
 

@@ -196,6 +196,7 @@ def test_the_search_curves_go_on_across_machines_from_what_they_kept(tmp_path: P
     steps = [json.loads(line) for line in (keep / "times.jsonl").read_text().splitlines()]
     assert [(s["step"], s["status"]) for s in steps] == [
         ("puct", "stopped"), ("puct", "done"), ("gumbel", "done")]
+    assert all(s["cpu_id"].startswith("family ") for s in steps)  # which CPU timed each leg
 
 
 def test_same_games_puts_ours_among_a_published_agents_one_run_aggregates(tmp_path: Path):
