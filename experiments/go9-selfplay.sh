@@ -25,8 +25,10 @@ KEEP=${KEEP:-}
 OUT=${KEEP:-$BASE}  # the plots and the legs' times
 TIMES=$OUT/times.jsonl
 GNUGO="gnugo --mode gtp --chinese-rules --capture-all-dead --positional-superko"
+# fp32 search on every machine: its legs may run on CPUs with and without AMX (where the
+# preset would switch bf16 on), and the seventh leg searched in fp32
 COMMON=(--game go9 --init-model "$START" --pretrain "$DATA" --pretrain-epochs 0
-        --pass-first one --opponent-engine "$GNUGO --level 8" --opponent-share 0.25
+        --no-search-bf16 --pass-first one --opponent-engine "$GNUGO --level 8" --opponent-share 0.25
         --iterations 24 --eval-every 4 --eval-games 40
         --eval-opponents "gtp:$GNUGO --level 10" --seed 0 --no-progress)
 

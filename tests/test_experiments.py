@@ -190,6 +190,8 @@ def test_the_search_curves_go_on_across_machines_from_what_they_kept(tmp_path: P
     subprocess.run(script, env={**env, "SLOW": ""}, check=True, capture_output=True)
     calls = (tmp_path / "calls").read_text().splitlines()
     assert f"train alphazero --resume {base}/puct --no-progress | latest.pt there: yes" in calls
+    started = [c for c in calls if c.startswith("train alphazero --game")]
+    assert len(started) == 2 and all("--no-search-bf16" in c for c in started)  # any CPU
     kept = packed(keep / "selfplay-runs.tar.gz")
     assert "./puct/summary.json" in kept and "./gumbel/summary.json" in kept
     assert not any("/checkpoints/" in name or "/window/" in name for name in kept)
